@@ -1,0 +1,54 @@
+# nnrtl — the user interface. `make` sets up and runs the main job; `make test` runs the suite.
+# Everything comes from PyPI into .venv; nothing is needed from the OS but Python 3.11 and make.
+
+PYTHON  ?= python3.11
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.nnrtl-installed
+DESIGNS ?= designs/default.toml
+UNIT    ?= fpmul
+PARAMS  ?= fmt=bf16
+
+.DEFAULT_GOAL := all
+.PHONY: all help setup main verilog smoke lint test bench synth report sweep clean distclean
+
+all: setup main ## set up .venv, then run the main job
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: DESIGNS=$(DESIGNS) UNIT=$(UNIT) PARAMS='$(PARAMS)' SIM=verilator|icarus WAVES=1"
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies (fast when already done)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	  print('\n'.join(p['dependencies'] + p['optional-dependencies']['dask']))" > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
+	@touch $@
+	@echo "nnrtl: dependencies installed in $(VENV)"
+
+main: setup ## the main job: Verilog of the default units, smoke simulations (and more as issues land)
+	$(PY) scripts/main.py --designs $(DESIGNS)
+
+verilog: setup ## write the Verilog of the default design set into build/verilog/
+	$(PY) scripts/generate.py --designs $(DESIGNS)
+
+smoke: setup ## short simulations of the default design set
+	$(PY) scripts/main.py --designs $(DESIGNS) --smoke-only
+
+lint: setup ## verilator --lint-only -Wall over the default units, with tb/lint_waivers.vlt
+	$(PY) scripts/lint.py --designs $(DESIGNS)
+
+test: setup ## the whole test suite, in parallel
+	$(PY) -m pytest -n auto -q
+
+bench: setup ## simulation speed benchmark (scripts/bench_sim.py)
+	$(PY) scripts/bench_sim.py
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build .pytest_cache
+
+distclean: clean ## remove build outputs and .venv
+	rm -rf $(VENV)

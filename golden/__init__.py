@@ -1,0 +1,5 @@
+"""Bit-exact NumPy models: the specification of nnrtl's number formats and operators.
+
+`golden.formats` defines every number format once; `golden.ops` defines operators on codes.
+Only NumPy and the standard library are imported here.
+"""

@@ -1,0 +1,69 @@
+"""Stream pipelines whose register stages are chosen by a ``stages`` parameter.
+
+A unit describes its datapath once, as a chain of named cut points, and `Pipeline` puts
+registers at the cut points that the unit's ``stages`` parameter selects. All stages
+advance together ("stall-together"): a stage moves when the output is empty or accepted,
+so throughput is one item per cycle while the consumer is ready, and back-pressure
+stops the whole pipe. Data registers have no reset (they cost no logic on ECP5); only the
+valid bits are reset, synchronously.
+"""
+
+from amaranth.hdl import Signal
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """Registers selected cut points of a stream datapath.
+
+    Parameters
+    ----------
+    m : Module
+        The module to add logic to.
+    i, o : stream interfaces
+        The unit's input (flipped stream) and output stream ports.
+    cuts : collection of str
+        The cut point names that get a register; the others are wires.
+
+    Members
+    -------
+    advance : Signal
+        High when every stage moves forward this cycle (also ``i.ready``).
+    """
+
+    def __init__(self, m, i, o, cuts):
+        self.m = m
+        self._cuts = frozenset(cuts)
+        self._used = set()
+        self._o = o
+        self._valid = i.valid
+        self.advance = Signal()
+        m.d.comb += [self.advance.eq(~o.valid | o.ready), i.ready.eq(self.advance)]
+
+    def stage(self, name, **values):
+        """Return `values` registered if `name` is a selected cut point, else unchanged.
+
+        Returns a dict with the same keys; registered values keep their shapes.
+        """
+        if name in self._used:
+            raise ValueError(f"cut point {name!r} is used twice")
+        self._used.add(name)
+        if name not in self._cuts:
+            return values
+        valid = Signal(name=f"{name}_valid")
+        registered = {}
+        with self.m.If(self.advance):
+            self.m.d.sync += valid.eq(self._valid)
+            for key, value in values.items():
+                reg = Signal(value.shape(), name=f"{name}_{key}", reset_less=True)
+                self.m.d.sync += reg.eq(value)
+                registered[key] = reg
+        self._valid = valid
+        return registered
+
+    def finish(self, payload):
+        """Drive the output stream from the last stage. Checks every cut point was placed."""
+        missing = self._cuts - self._used
+        if missing:
+            raise ValueError(f"cut points {sorted(missing)} were never placed")
+        self.m.d.comb += [self._o.valid.eq(self._valid), self._o.payload.eq(payload)]

@@ -1,0 +1,82 @@
+"""Build units from (name, parameters) and write their Verilog, deterministically.
+
+A parameter set is a plain dict of keyword arguments. Values may be given as strings where a
+unit expects a number format (parameters whose name ends in ``fmt``): ``"fp8_e4m3"`` is
+resolved through `golden.formats.format_from_name`, so TOML files and command lines can name
+formats. The same (unit, parameters) always gives byte-identical Verilog at the same path.
+"""
+
+import hashlib
+import inspect
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from golden import formats
+from . import unit_class
+
+__all__ = ["resolve_params", "build_unit", "params_key", "convert", "emit", "VERILOG_DIR"]
+
+VERILOG_DIR = Path("build") / "verilog"
+
+
+def resolve_params(name, params):
+    """Check `params` against the unit's constructor and resolve format names.
+
+    Raises `ValueError` naming an unknown parameter and listing the accepted ones.
+    """
+    cls = unit_class(name)
+    accepted = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    resolved = {}
+    for key, value in dict(params).items():
+        if key not in accepted:
+            raise ValueError(f"unit {name!r} has no parameter {key!r}; "
+                             f"its parameters are: {', '.join(accepted)}")
+        if key.endswith("fmt") and isinstance(value, str):
+            value = formats.format_from_name(value)
+        resolved[key] = value
+    return resolved
+
+
+def build_unit(name, params=None):
+    """Construct unit `name` with `params` (validated by the unit before elaboration)."""
+    return unit_class(name)(**resolve_params(name, params or {}))
+
+
+def params_key(name, params=None):
+    """A canonical text for (unit, parameters): stable across runs and machines."""
+    resolved = resolve_params(name, params or {})
+    items = ", ".join(f"{key}={_canonical(resolved[key])}" for key in sorted(resolved))
+    return f"{name}({items})"
+
+
+def _canonical(value):
+    name = getattr(value, "name", None)
+    if name and formats.format_from_name(name) == value:
+        return name
+    return repr(value)
+
+
+def convert(unit, name):
+    """Verilog text of `unit` with top module `name`; no source paths, so it is reproducible."""
+    return verilog.convert(unit, name=name, emit_src=False)
+
+
+def emit(name, params=None, out_dir=VERILOG_DIR):
+    """Write the Verilog of unit `name` with `params`; return (path, top module name).
+
+    The file is ``<out_dir>/<name>-<hash>.v``, the hash covering the canonical parameter key,
+    and its top module is ``<name>_<hash>``. An existing identical file is left untouched.
+    """
+    key = params_key(name, params)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    top = f"{name}_{digest}"
+    text = f"// nnrtl {key}\n" + convert(build_unit(name, params), top)
+    path = Path(out_dir) / f"{name}-{digest}.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(f".tmp{id(text)}")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path, top

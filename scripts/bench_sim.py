@@ -1,0 +1,104 @@
+"""Simulation speed benchmark: the exhaustive FP8_E4M3 multiplier bench (65,536 pairs).
+
+Prints, per simulator (Verilator; Icarus where `iverilog` is on PATH): a cold build time,
+the run time, simulated cycles per second (median over --repeat runs), and the total for
+build + one run; optionally the wall time of `make test`. With --readme, writes the table
+into README.md between the `bench_sim` markers.
+
+    .venv/bin/python scripts/bench_sim.py [--repeat 3] [--make-test] [--readme]
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tb import harness  # noqa: E402
+
+PARAMS = {"fmt": "fp8_e4m3", "stages": 2}
+BEGIN, END = "<!-- bench_sim:begin -->", "<!-- bench_sim:end -->"
+
+
+def bench(sim, repeat):
+    os.environ["SIM"] = sim
+    env = {"NNRTL_VECTORS": "exhaustive"}
+    with tempfile.TemporaryDirectory(prefix="nnrtl-bench-") as cold:
+        print(f"[{sim}] cold build + first run ...", flush=True)
+        first = harness.run_bench("fpmul", PARAMS, "tb.test_fpmul", extra_env=env,
+                                  sim_dir=cold, seed=1)
+        runs = [first]
+        for index in range(repeat - 1):
+            print(f"[{sim}] cached run {index + 2}/{repeat} ...", flush=True)
+            runs.append(harness.run_bench("fpmul", PARAMS, "tb.test_fpmul", extra_env=env,
+                                          sim_dir=cold, seed=index + 2))
+    cycles_per_s = statistics.median(r["stats"]["cycles"] / r["stats"]["stream_seconds"]
+                                     for r in runs)
+    return {"sim": sim, "version": harness.simulator_version(sim),
+            "vectors": first["stats"]["vectors"], "cycles": first["stats"]["cycles"],
+            "build_s": first["build_seconds"],
+            "run_s": statistics.median(r["run_seconds"] for r in runs),
+            "cycles_per_s": cycles_per_s,
+            "total_s": first["build_seconds"] + first["run_seconds"]}
+
+
+def make_test_seconds():
+    print("[make test] running the whole suite ...", flush=True)
+    start = time.monotonic()
+    subprocess.run(["make", "test"], cwd=ROOT, check=True)
+    return time.monotonic() - start
+
+
+def table(rows, make_test):
+    lines = [f"Exhaustive FP8_E4M3 multiplier bench ({rows[0]['vectors']:,} pairs, random stalls "
+             f"on both sides), {os.cpu_count()} cores, {platform.python_version()}:", "",
+             "| simulator | build (cold) | run (median) | build + first run | cycles | "
+             "simulated cycles/s (median) |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['version']} | {r['build_s']:.1f} s | {r['run_s']:.1f} s | "
+                     f"{r['total_s']:.1f} s | {r['cycles']:,} | {r['cycles_per_s']:,.0f} |")
+    if make_test is not None:
+        lines += ["", f"`make test` wall time: {make_test:.0f} s ({make_test / 60:.1f} min)."]
+    return "\n".join(lines)
+
+
+def write_readme(text):
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    if BEGIN not in content or END not in content:
+        raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}")
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    print(f"wrote the figures into {readme}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per simulator (>= 1)")
+    parser.add_argument("--make-test", action="store_true", help="also time `make test`")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, not {args.repeat}")
+    sims = ["verilator"] + (["icarus"] if shutil.which("iverilog") else [])
+    if "icarus" not in sims:
+        print("icarus: `iverilog` is not on PATH; measuring Verilator only")
+    rows = [bench(sim, args.repeat) for sim in sims]
+    text = table(rows, make_test_seconds() if args.make_test else None)
+    print(text)
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""valid/ready stream driver and monitor for cocotb, with seeded random stalls.
+
+A unit's `stream.Signature` port named ``i`` appears in its Verilog as ``i__valid``,
+``i__ready`` and ``i__payload``. `StreamDriver` feeds a sequence of payloads into such a
+port, dropping ``valid`` at random; `StreamMonitor` collects the payloads that leave an
+output port, dropping ``ready`` at random. `run_stream` clocks them together, one loop
+iteration per cycle:
+
+    rising edge  -> each side drives its next values (valid/payload, ready)
+    falling edge -> each side samples whether a transfer happens at the next rising edge
+
+so a transfer is recorded exactly when ``valid & ready`` is high at a rising edge, and the
+stall pattern is a pure function of the seed. Payloads are Python ints; `pack` and
+`unpack` convert between NumPy field arrays and packed `data.StructLayout` values.
+"""
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
+
+__all__ = ["StreamDriver", "StreamMonitor", "run_stream", "reset", "pack", "unpack"]
+
+
+def pack(layout, **fields):
+    """Pack equal-length integer arrays into a list of ints laid out as `layout`.
+
+    `layout` is an Amaranth `data.StructLayout`; every field must be given, and every value
+    must fit its field (a `ValueError` names the field otherwise: nothing is truncated).
+    """
+    names = {name for name, _ in layout}
+    if set(fields) != names:
+        raise ValueError(f"pack needs exactly the fields {sorted(names)}, not {sorted(fields)}")
+    packed = None
+    for name, field in layout:
+        values = np.asarray(fields[name], dtype=object)
+        width = field.width
+        if np.any(values < 0) or np.any(values >= (1 << width)):
+            raise ValueError(f"field {name!r} holds values outside 0..{(1 << width) - 1}")
+        shifted = values << field.offset
+        packed = shifted if packed is None else packed | shifted
+    return [int(v) for v in packed]
+
+
+def unpack(layout, values):
+    """Inverse of `pack`: a dict of field name -> uint64 array (fields up to 64 bits)."""
+    values = [int(v) for v in values]
+    return {name: np.array([(v >> field.offset) & ((1 << field.width) - 1) for v in values],
+                           dtype=np.uint64)
+            for name, field in layout}
+
+
+class StreamDriver:
+    """Drive payloads into a DUT's stream input port `name`, with random valid stalls.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+    name : str
+        Port name prefix (``"i"`` for ``i__valid``/``i__ready``/``i__payload``).
+    payloads : sequence of int
+        Values to send, in order.
+    rng : numpy.random.Generator
+        Source of the stall pattern.
+    stall : float
+        Probability, per cycle, of holding ``valid`` low while data is pending (0 <= stall < 1).
+    """
+
+    def __init__(self, dut, name, payloads, rng, *, stall=0.25):
+        if not 0 <= stall < 1:
+            raise ValueError(f"stall must be in [0, 1), not {stall}")
+        self._valid = getattr(dut, f"{name}__valid")
+        self._ready = getattr(dut, f"{name}__ready")
+        self._payload = getattr(dut, f"{name}__payload")
+        self._items = list(payloads)
+        self._stalls = rng.random(len(self._items) * 4 + 64) < stall
+        self._cycle = 0
+        self.sent = 0
+        self._offered = False
+        self._valid.value = 0            # defined from time 0 (4-state simulators)
+        self._payload.value = 0
+
+    @property
+    def done(self):
+        return self.sent == len(self._items)
+
+    def drive(self):
+        """Called just after a rising edge: present the next payload or a bubble."""
+        stall = self._stalls[self._cycle % len(self._stalls)]
+        self._cycle += 1
+        self._offered = not self.done and not stall
+        self._valid.value = int(self._offered)
+        if self._offered:
+            self._payload.value = self._items[self.sent]
+
+    def sample(self):
+        """Called at the falling edge: count a transfer at the coming rising edge."""
+        if self._offered and self._ready.value:
+            self.sent += 1
+
+
+class StreamMonitor:
+    """Collect payloads leaving a DUT's stream output port `name`, with random ready stalls.
+
+    Parameters are as for `StreamDriver`; `count` is the number of payloads expected.
+    """
+
+    def __init__(self, dut, name, count, rng, *, stall=0.25):
+        if not 0 <= stall < 1:
+            raise ValueError(f"stall must be in [0, 1), not {stall}")
+        self._valid = getattr(dut, f"{name}__valid")
+        self._ready = getattr(dut, f"{name}__ready")
+        self._payload = getattr(dut, f"{name}__payload")
+        self.count = count
+        self.received = []
+        self._stalls = rng.random(count * 4 + 64) < stall
+        self._cycle = 0
+        self._accepting = False
+        self._ready.value = 0
+
+    @property
+    def done(self):
+        return len(self.received) >= self.count
+
+    def drive(self):
+        """Called just after a rising edge: raise or drop ready."""
+        stall = self._stalls[self._cycle % len(self._stalls)]
+        self._cycle += 1
+        self._accepting = not stall
+        self._ready.value = int(self._accepting)
+
+    def sample(self):
+        """Called at the falling edge: record a transfer at the coming rising edge."""
+        if self._accepting and self._valid.value:
+            self.received.append(int(self._payload.value))
+
+
+def _edges(dut, period_ns=10):
+    """(rising, falling) triggers of the DUT clock; a purely combinational unit has no
+    ``clk`` port, so two half-period timers stand in for its edges."""
+    if hasattr(dut, "clk"):
+        return RisingEdge(dut.clk), FallingEdge(dut.clk)
+    return Timer(period_ns / 2, unit="ns"), Timer(period_ns / 2, unit="ns")
+
+
+async def reset(dut, *, period_ns=10, cycles=2):
+    """Start the clock on ``clk`` and hold the synchronous ``rst`` high for `cycles`
+    (nothing to do for a purely combinational unit)."""
+    if not hasattr(dut, "clk"):
+        return
+    Clock(dut.clk, period_ns, unit="ns").start()
+    if hasattr(dut, "rst"):
+        dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
+
+
+async def run_stream(dut, driver, monitor, *, idle_limit=1000, drain_cycles=8):
+    """Clock `driver` and `monitor` until the monitor has all its payloads.
+
+    Returns the number of cycles taken. Raises `AssertionError` if the monitor sees nothing
+    for `idle_limit` cycles in a row (a hung pipeline), or if any output appears during
+    `drain_cycles` cycles afterwards (more outputs than inputs); give at least the unit's
+    latency.
+    """
+    rising, falling = _edges(dut)
+    cycles = idle = 0
+    while not monitor.done:
+        await rising
+        driver.drive()
+        monitor.drive()
+        await falling
+        before = len(monitor.received)
+        driver.sample()
+        monitor.sample()
+        cycles += 1
+        idle = 0 if len(monitor.received) != before else idle + 1
+        if idle > idle_limit:
+            raise AssertionError(
+                f"stream stalled: {len(monitor.received)} of {monitor.count} outputs after "
+                f"{cycles} cycles, {driver.sent} inputs accepted")
+    monitor.count += drain_cycles        # keep accepting: anything more is an error
+    for _ in range(drain_cycles):
+        await rising
+        driver.drive()
+        monitor.drive()
+        await falling
+        monitor.sample()
+    extra = len(monitor.received) - (monitor.count - drain_cycles)
+    monitor.count -= drain_cycles
+    if extra:
+        raise AssertionError(f"{extra} outputs more than the {monitor.count} inputs")
+    return cycles

@@ -1,0 +1,108 @@
+"""hdl/fpmul.py against golden.ops.mul: exhaustive for formats of 8 bits or fewer, 200,000
+random pairs plus every pair of directed special values for BF16, FP16 and FP32.
+
+pytest runs the `test_*` functions, which build the unit through tb.harness and run the
+cocotb test `fpmul_stream` below inside the simulator. NNRTL_VECTORS selects the operand
+set ("exhaustive" or "random:N"); NNRTL_STALL the stall probability on both sides.
+"""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from golden import formats, ops
+from tb import compare, harness, vectors
+
+# (fmt, out_fmt, stages, operand set)
+CASES = [
+    ("fp8_e4m3", None, 2, "exhaustive"),
+    ("fp8_e5m2", None, 2, "exhaustive"),
+    ("fp4_e2m1", None, 0, "exhaustive"),
+    ("fp4_e2m1", None, 4, "exhaustive"),
+    ("fp6_e3m2", None, 1, "exhaustive"),
+    ("fp6_e2m3", None, 3, "exhaustive"),
+    ("fp8_e4m3", "bf16", 2, "exhaustive"),       # a wider result: exact, no rounding
+    ("fp8_e5m2", "fp8_e4m3", 1, "exhaustive"),   # a narrower result: rounding, overflow
+    ("bf16", None, 2, "random:200000"),
+    ("fp16", None, 2, "random:200000"),
+    ("fp32", None, 3, "random:200000"),
+]
+
+# Formats off the presets: no subnormals (inputs flushed, results flushed after rounding),
+# saturation instead of Inf, fnuz specials.
+CUSTOM = [
+    (formats.FloatFormat(4, 3, subnormals=False, specials="fn"), None, 2),
+    (formats.FloatFormat(5, 2, overflow="saturate"), None, 1),
+    (formats.FloatFormat(4, 3, specials="fnuz"), None, 2),
+    (formats.FloatFormat(3, 4, subnormals=False, specials="ieee"), None, 0),
+]
+
+
+def _id(case):
+    fmt, out_fmt, stages = case[:3]
+    return f"{fmt}-{out_fmt or 'same'}-s{stages}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_fpmul(case):
+    fmt, out_fmt, stages, mode = case
+    params = {"fmt": fmt, "stages": stages}
+    if out_fmt:
+        params["out_fmt"] = out_fmt
+    harness.run_bench("fpmul", params, "tb.test_fpmul", extra_env={"NNRTL_VECTORS": mode})
+
+
+@pytest.mark.parametrize("case", CUSTOM, ids=_id)
+def test_fpmul_custom_formats(case):
+    fmt, out_fmt, stages = case
+    harness.run_bench("fpmul", {"fmt": fmt, "out_fmt": out_fmt, "stages": stages},
+                      "tb.test_fpmul", extra_env={"NNRTL_VECTORS": "exhaustive"})
+
+
+def test_bad_parameters_are_rejected_before_elaboration():
+    with pytest.raises(ValueError, match=r"stages must be in 0\.\.4, not 5"):
+        harness.run_bench("fpmul", {"fmt": "bf16", "stages": 5}, "tb.test_fpmul")
+    with pytest.raises(TypeError, match=r"stages must be an integer, not 1\.5"):
+        harness.run_bench("fpmul", {"fmt": "bf16", "stages": 1.5}, "tb.test_fpmul")
+    with pytest.raises(TypeError, match=r"fmt must be a FloatFormat"):
+        harness.run_bench("fpmul", {"fmt": formats.IntFormat(8, True)}, "tb.test_fpmul")
+    with pytest.raises(ValueError, match=r"out_fmt .* has no NaN"):
+        harness.run_bench("fpmul", {"fmt": "fp8_e5m2", "out_fmt": "fp4_e2m1"}, "tb.test_fpmul")
+    with pytest.raises(ValueError, match=r"has no parameter 'width'"):
+        harness.run_bench("fpmul", {"fmt": "bf16", "width": 3}, "tb.test_fpmul")
+
+
+try:
+    import cocotb
+except ImportError:          # pytest collection without cocotb: only the runners above
+    cocotb = None
+
+if cocotb is not None:
+    from tb import stream
+
+    @cocotb.test()
+    async def fpmul_stream(dut):
+        """Stream the operand set through the DUT with random stalls; compare every code."""
+        unit = harness.bench_unit()
+        seed = cocotb.RANDOM_SEED
+        rng = np.random.default_rng(seed)
+        stall = float(os.environ.get("NNRTL_STALL", "0.2"))
+        a, b = vectors.operand_pairs(unit.fmt, os.environ.get("NNRTL_VECTORS", "random:2000"),
+                                     rng)
+        expected = ops.mul(a, b, unit.fmt, unit.out_fmt)
+        layout = unit.i.payload.shape()
+        driver = stream.StreamDriver(dut, "i", stream.pack(layout, a=a, b=b), rng, stall=stall)
+        monitor = stream.StreamMonitor(dut, "o", a.size, rng, stall=stall)
+        await stream.reset(dut)
+        start = time.perf_counter()
+        cycles = await stream.run_stream(dut, driver, monitor,
+                                         drain_cycles=unit.latency + 4)
+        seconds = time.perf_counter() - start
+        dut._log.info(f"{a.size} products in {cycles} cycles, {cycles / seconds:,.0f} "
+                      f"cycles/s (seed {seed})")
+        harness.record_stats(vectors=a.size, cycles=cycles, stream_seconds=seconds)
+        compare.assert_codes_equal(monitor.received, expected, seed=seed,
+                                   inputs={"a": (a, unit.fmt), "b": (b, unit.fmt)},
+                                   out_fmt=unit.out_fmt, what="product")

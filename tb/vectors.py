@@ -1,0 +1,70 @@
+"""Operand sets for benches: exhaustive pairs, directed special values, random pairs.
+
+Shared by every bench of a two-operand unit. Codes are NumPy uint64 arrays.
+"""
+
+import numpy as np
+
+__all__ = ["exhaustive_pairs", "float_directed", "random_float_pairs", "operand_pairs"]
+
+
+def exhaustive_pairs(bits):
+    """Every (a, b) pair of `bits`-bit codes: 4^bits pairs, `a` varying slowest."""
+    if bits > 10:
+        raise ValueError(f"bits must be at most 10 for an exhaustive run, not {bits}")
+    codes = np.arange(1 << bits, dtype=np.uint64)
+    return np.repeat(codes, codes.size), np.tile(codes, codes.size)
+
+
+def float_directed(fmt):
+    """Directed codes of a FloatFormat: zeros, subnormal and normal edges, max, Inf, NaNs,
+    one and its neighbours, and the all-ones mantissa at each end; both signs."""
+    m_bits = fmt.man_bits
+    bias_one = fmt.bias << m_bits if fmt.bias < (1 << fmt.exp_bits) else 0
+    magnitudes = {
+        0, 1, 2, (1 << m_bits) - 1, 1 << m_bits, (1 << m_bits) + 1,   # subnormal/normal edge
+        (2 << m_bits) - 1, bias_one, bias_one + 1, bias_one - 1,       # around 1.0
+        fmt.max_code, fmt.max_code - 1,
+    }
+    for code in (fmt.inf_code, fmt.nan_code):
+        if code is not None:
+            magnitudes.add(code & ((1 << (fmt.bits - 1)) - 1))
+    if fmt.specials == "ieee":                                         # signalling NaN too
+        magnitudes.add((((1 << fmt.exp_bits) - 1) << m_bits) | 1)
+    sign = 1 << (fmt.bits - 1)
+    codes = sorted({c for mag in magnitudes if 0 <= mag < sign for c in (mag, mag | sign)})
+    return np.array(codes, dtype=np.uint64)
+
+
+def random_float_pairs(fmt, count, rng):
+    """`count` random pairs of codes: half uniform over all codes (specials included),
+    half with exponent sums steered to the overflow and underflow boundaries."""
+    half = count // 2
+    a = rng.integers(0, 1 << fmt.bits, size=count, dtype=np.uint64)
+    b = rng.integers(0, 1 << fmt.bits, size=count, dtype=np.uint64)
+    # Steer the second half: pick b's exponent field so that the product exponent lands
+    # within a few binades of the largest or the smallest (subnormal) exponent.
+    m_bits, e_max_field = fmt.man_bits, (1 << fmt.exp_bits) - 1
+    a_exp = ((a[half:] >> np.uint64(m_bits)) & np.uint64(e_max_field)).astype(np.int64)
+    high = fmt.emax + fmt.bias + fmt.bias          # exp_a + exp_b + bias = emax + bias
+    low = fmt.emin + fmt.bias - m_bits - 2 + fmt.bias
+    target = np.where(rng.random(count - half) < 0.5, high, low)
+    target = target + rng.integers(-2, 3, size=count - half)
+    b_exp = np.clip(target - a_exp, 0, e_max_field).astype(np.uint64)
+    keep = b[half:] & ~(np.uint64(e_max_field) << np.uint64(m_bits))
+    b[half:] = keep | (b_exp << np.uint64(m_bits))
+    return a, b
+
+
+def operand_pairs(fmt, mode, rng):
+    """Operand pairs for `mode`: ``"exhaustive"`` or ``"random:N"`` (N random pairs plus
+    every pair of directed values)."""
+    if mode == "exhaustive":
+        return exhaustive_pairs(fmt.bits)
+    kind, _, count = mode.partition(":")
+    if kind != "random" or not count.isdigit():
+        raise ValueError(f"mode must be 'exhaustive' or 'random:N', not {mode!r}")
+    directed = float_directed(fmt)
+    da, db = np.repeat(directed, directed.size), np.tile(directed, directed.size)
+    ra, rb = random_float_pairs(fmt, int(count), rng)
+    return np.concatenate([da, ra]), np.concatenate([db, rb])
