@@ -219,6 +219,8 @@ class IntFormat:
     bits, signed : as given.
     min_value, max_value : int
         The range of values.
+    frac_bits, rounding, overflow : 0, "rne", "saturate"
+        Class constants, so that integer and fixed point share one rounding routine.
     """
 
     bits: int
@@ -343,7 +345,7 @@ class FixedFormat:
         return sign, mag, np.full(mag.shape, -self.frac_bits, dtype=np.int64)
 
     def decode_int(self, codes):
-        """The raw integers (code × 2**frac_bits... i.e. value × 2**frac_bits), exact."""
+        """Exact integers value × 2**frac_bits: int64 if signed, else uint64."""
         sign, mag = _signed_ints(self, codes)
         if not self.signed:
             return mag
@@ -676,10 +678,11 @@ class PositFormat:
         below = np.where(d > 1, body & ((_U1 << gpos) - _U1), _U0)
         up = (guard == _U1) & ((below != 0) | ((pattern & _U1) == _U1))
         pattern = pattern + up.astype(np.uint64)
+        # Beyond the regimes that fit: maxpos and minpos. Inside them the truncated pattern
+        # holds a regime 1 bit and a 0 bit, so 1 <= pattern <= maxpos after rounding.
         maxpat = np.uint64((1 << (n - 1)) - 1)
         pattern = np.where(regime > n - 3, maxpat, pattern)
         pattern = np.where(regime < -(n - 2), _U1, pattern)
-        pattern = np.clip(pattern, _U1, maxpat)
         mask = np.uint64((1 << n) - 1)
         code = np.where(sign, (_U0 - pattern) & mask, pattern)
         return np.where(zero, _U0, code).reshape(shape)
