@@ -16,7 +16,8 @@ all: setup main ## set up .venv, then run the main job
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: DESIGNS=$(DESIGNS) UNIT=$(UNIT) PARAMS='$(PARAMS)' SIM=verilator|icarus WAVES=1"
+	@echo "  variables: DESIGNS=$(DESIGNS) UNIT=$(UNIT) PARAMS='$(PARAMS)' TARGET= VARIANT= SEEDS= JOBS="
+	@echo "             SIM=verilator|icarus WAVES=1 (benches)"
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (fast when already done)
 
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 	@echo "nnrtl: dependencies installed in $(VENV)"
 
-main: setup ## the main job: Verilog of the default units, smoke simulations (and more as issues land)
+main: setup ## the main job: Verilog, smoke simulations, synthesis (ECP5-85F), report
 	$(PY) scripts/main.py --designs $(DESIGNS)
 
 verilog: setup ## write the Verilog of the default design set into build/verilog/
@@ -44,8 +45,17 @@ lint: setup ## verilator --lint-only -Wall over the default units, with tb/lint_
 test: setup ## the whole test suite, in parallel
 	$(PY) -m pytest -n auto -q
 
-bench: setup ## simulation speed benchmark (scripts/bench_sim.py)
-	$(PY) scripts/bench_sim.py
+bench: setup ## simulation speed benchmark; writes the figures into README.md
+	$(PY) scripts/bench_sim.py --readme
+
+synth: setup ## one synthesis + place-and-route run: make synth UNIT=fpmul PARAMS='fmt=bf16,stages=2'
+	$(PY) scripts/synth.py --unit $(UNIT) --params '$(PARAMS)' $(if $(TARGET),--target $(TARGET)) $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEEDS),--seeds $(SEEDS))
+
+report: setup ## synthesize a design set (cached) and write build/report/: make report DESIGNS=...
+	$(PY) scripts/report.py --designs $(DESIGNS)
+
+sweep: setup ## run a design set's synthesis jobs in parallel: make sweep DESIGNS=...
+	$(PY) scripts/sweep.py $(DESIGNS) $(if $(JOBS),--jobs $(JOBS))
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache
