@@ -7,7 +7,8 @@ field widths, bias, subnormal policy, special-value encoding and overflow policy
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed
 
-__all__ = ["unpack", "leading_zeros", "round_pack", "select_code", "special_codes"]
+__all__ = ["unpack", "leading_zeros", "align", "round_aligned", "round_pack", "select_code",
+           "special_codes"]
 
 
 def unpack(m, fmt, code, name):
@@ -72,24 +73,24 @@ def special_codes(out_fmt):
     return nan, inf_result, overflow
 
 
-def round_pack(m, out_fmt, sign, exp, sig, name):
-    """Round the exact value (−1)^sign × sig × 2^(exp − (len(sig) − 1)) into `out_fmt`.
+def align(m, out_fmt, biased, sig, name):
+    """First half of rounding `sig` × 2^(biased − out_fmt.bias − (len(sig) − 1)) into
+    `out_fmt`.
 
-    `sig` must be normalized (top bit set) or zero handled elsewhere; `exp` is the signed
-    exponent of its top bit. Rounds to nearest, ties to even, once. With subnormals on,
-    results below the normal range are denormalized before rounding; with subnormals off
-    they are rounded with an unbounded exponent and then flushed to zero if still below
-    the smallest normal. Returns a dict: ``code`` (the full code, sign included, for
-    finite results), ``overflow`` (the rounded magnitude exceeds the largest finite value),
-    ``underflow_zero`` (the result rounded or flushed to zero).
+    `sig` must be normalized (top bit set), or zero handled elsewhere; `biased` is the
+    signed exponent of its top bit plus `out_fmt.bias` (units add the bias early, off the
+    critical path). The significand is cut to the result's precision
+    (denormalized first for subnormal results when `out_fmt` has subnormals), and the
+    exponent field and the kept fraction form one integer ``pre`` (so a rounding carry
+    moves into the exponent). Returns a dict of small signals that `round_aligned`
+    finishes: ``pre``, ``guard``, ``sticky``, ``lsb`` and the comparisons of ``pre`` with
+    the overflow and underflow thresholds; a unit may register them between the halves.
     """
     m_out = out_fmt.man_bits
     keep = m_out + 1                                  # significand bits kept, hidden included
     width = max(len(sig), keep) + 2                   # room for guard and sticky bits
     sig_ext = Cat(Const(0, width - len(sig)), sig)
 
-    biased = Signal(signed(len(exp) + 2), name=f"{name}_biased")
-    m.d.comb += biased.eq(exp + out_fmt.bias)
     if out_fmt.subnormals:
         # Denormalize by 1 − biased (at most keep + 1: beyond that all bits are sticky).
         shift = Signal(range(keep + 2), name=f"{name}_shift")
@@ -100,29 +101,53 @@ def round_pack(m, out_fmt, sign, exp, sig, name):
         with m.Else():
             m.d.comb += shift.eq(1 - biased)
         full = Cat(Const(0, keep + 2), sig_ext) >> shift
-        base = Mux(biased >= 1, biased - 1, 0)
+        field = Mux(biased >= 1, biased, 0)      # a denormalized result has field 0
     else:
         full = Cat(Const(0, keep + 2), sig_ext)
-        base = biased - 1
+        field = biased                           # may be < 1: flushed after rounding
     total = len(full)
     kept = full[total - keep:]
-    guard = full[total - keep - 1]
-    sticky = full[:total - keep - 1] != 0
-    round_up = guard & (sticky | kept[0])
-    rounded = Signal(keep + 1, name=f"{name}_rounded")
-    m.d.comb += rounded.eq(kept + round_up)
+    # The kept bits' top (hidden) bit is 1 exactly when the field is nonzero, so exponent
+    # field and fraction join by concatenation; no adder is needed.
+    pre = Signal(signed(len(biased) + m_out + 1), name=f"{name}_pre")
+    m.d.comb += pre.eq(Cat(kept[:m_out], field).as_signed())
+    # Thresholds on `pre`, so that only an increment is left after rounding:
+    # overflow iff pre + up > max_code; underflow iff pre + up == 0 (subnormals) or
+    # pre + up < 2^m_out (flush after rounding).
+    low = 0 if out_fmt.subnormals else (1 << m_out) - 1
+    return {"pre": pre, "guard": full[total - keep - 1],
+            "sticky": full[:total - keep - 1] != 0, "lsb": kept[0],
+            "above_max": pre > out_fmt.max_code, "at_max": pre == out_fmt.max_code,
+            "below_low": pre < low, "at_low": pre == low}
 
-    # Exponent field and fraction as one integer: a rounding carry moves into the exponent.
-    magnitude = Signal(signed(len(biased) + keep + 2), name=f"{name}_magnitude")
-    m.d.comb += magnitude.eq((base << m_out) + rounded)
-    overflow = magnitude > out_fmt.max_code
-    if out_fmt.subnormals:
-        underflow_zero = magnitude == 0
-    else:
-        underflow_zero = magnitude < (1 << m_out)
-    mag_bits = out_fmt.bits - 1
-    code = Cat(magnitude[:mag_bits], sign)
+
+def round_aligned(m, out_fmt, sign, aligned, name):
+    """Second half of rounding: round to nearest, ties to even, and flag the result.
+
+    Returns a dict: ``code`` (the full code, sign included, for finite results),
+    ``overflow`` (the rounded magnitude exceeds the largest finite value),
+    ``underflow_zero`` (the result rounded, or was flushed, to zero).
+    """
+    up = aligned["guard"] & (aligned["sticky"] | aligned["lsb"])
+    magnitude = Signal(len(aligned["pre"]), name=f"{name}_magnitude")
+    m.d.comb += magnitude.eq(aligned["pre"] + up)
+    overflow = aligned["above_max"] | (aligned["at_max"] & up)
+    underflow_zero = aligned["below_low"] | (aligned["at_low"] & ~up)
+    code = Cat(magnitude[:out_fmt.bits - 1], sign)
     return {"code": code, "overflow": overflow, "underflow_zero": underflow_zero}
+
+
+def round_pack(m, out_fmt, sign, exp, sig, name):
+    """Round the exact value (−1)^sign × sig × 2^(exp − (len(sig) − 1)) into `out_fmt`:
+    `align` then `round_aligned` with no register between them.
+
+    Rounds once, to nearest, ties to even. With subnormals on, results below the normal
+    range are denormalized before rounding; with subnormals off they are rounded with an
+    unbounded exponent and then flushed to zero if still below the smallest normal.
+    """
+    biased = Signal(signed(len(exp) + 2), name=f"{name}_biased")
+    m.d.comb += biased.eq(exp + out_fmt.bias)
+    return round_aligned(m, out_fmt, sign, align(m, out_fmt, biased, sig, name), name)
 
 
 def select_code(m, out_fmt, *, sign, nan, inf, zero, rounded, name):

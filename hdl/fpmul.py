@@ -33,8 +33,9 @@ class FPMul(wiring.Component):
     out_fmt : FloatFormat or None
         Result format; defaults to `fmt`. It must have a NaN if `fmt` has NaN or Inf.
     stages : int
-        Pipeline registers, 0..4. They are placed, in this order, after the significand
-        multiplier, at the output, after normalization, and after operand decoding.
+        Pipeline registers, 0..5. They are placed, in this order, after the significand
+        multiplier, at the output, between alignment and rounding, after normalization,
+        and after operand decoding.
 
     Members
     -------
@@ -48,7 +49,7 @@ class FPMul(wiring.Component):
         Multiplications per cycle at full throughput (1).
     """
 
-    CUT_POINTS = ("product", "output", "normalized", "decoded")
+    CUT_POINTS = ("product", "output", "aligned", "normalized", "decoded")
     ops_per_cycle = 1
 
     def __init__(self, *, fmt, out_fmt=None, stages=0):
@@ -85,15 +86,17 @@ class FPMul(wiring.Component):
 
         a = floatcore.unpack(m, fmt, self.i.payload.a, "a")
         b = floatcore.unpack(m, fmt, self.i.payload.b, "b")
-        v = pipe.stage("decoded", sign=a["sign"] ^ b["sign"], exp=a["exp"] + b["exp"],
+        # `biased`: the exponent of the product's top bit, plus out_fmt's bias.
+        v = pipe.stage("decoded", sign=a["sign"] ^ b["sign"],
+                       biased=a["exp"] + b["exp"] + (1 + out_fmt.bias),
                        sig_a=a["sig"], sig_b=b["sig"],
                        nan=a["nan"] | b["nan"] | (a["inf"] & b["zero"]) | (a["zero"] & b["inf"]),
                        inf=a["inf"] | b["inf"], zero=a["zero"] | b["zero"])
 
-        # The significand product has its binary point two bits below the top:
-        # value = product × 2^(exp + 1 − (width − 1)), top bit at exponent exp + 1.
+        # The significand product has its binary point two bits below the top, so its
+        # top bit has exponent exp_a + exp_b + 1.
         v = pipe.stage("product", product=v["sig_a"] * v["sig_b"],
-                       **{k: v[k] for k in ("sign", "exp", "nan", "inf", "zero")})
+                       **{k: v[k] for k in ("sign", "biased", "nan", "inf", "zero")})
 
         product = v["product"]
         width = len(product)
@@ -103,10 +106,12 @@ class FPMul(wiring.Component):
             shift = ~product[width - 1]   # both operands normal: the product is in [1, 4)
         normalized = Signal(width, name="normalized")
         m.d.comb += normalized.eq(product << shift)
-        v = pipe.stage("normalized", sig=normalized, exp=v["exp"] + 1 - shift,
+        v = pipe.stage("normalized", sig=normalized, biased=v["biased"] - shift,
                        **{k: v[k] for k in ("sign", "nan", "inf", "zero")})
 
-        rounded = floatcore.round_pack(m, out_fmt, v["sign"], v["exp"], v["sig"], "r")
+        aligned = floatcore.align(m, out_fmt, v["biased"], v["sig"], "r")
+        v = pipe.stage("aligned", **aligned, **{k: v[k] for k in ("sign", "nan", "inf", "zero")})
+        rounded = floatcore.round_aligned(m, out_fmt, v["sign"], v, "r")
         code = floatcore.select_code(
             m, out_fmt, sign=v["sign"], rounded=rounded, name="r",
             nan=v["nan"] if fmt.has_nan or fmt.has_inf else None,

@@ -42,7 +42,7 @@ def test_targets():
     ({"timeout_s": "1"}, TypeError, r"timeout_s must be a positive number, not '1'"),
     ({"unit": "fpadd"}, ValueError, r"fpadd\(fmt='fp4_e2m1', stages=0\): unit must be one of"),
     ({"params": {"fmt": "fp4_e2m1", "stages": 7}}, ValueError,
-     r"fpmul\(fmt='fp4_e2m1', stages=7\): stages must be in 0\.\.4, not 7"),
+     r"fpmul\(fmt='fp4_e2m1', stages=7\): stages must be in 0\.\.5, not 7"),
     ({"target": "ice40-lp1k"}, ValueError, r"target must be one of"),
 ])
 def test_bad_jobs(changes, error, message):
@@ -83,7 +83,7 @@ def test_design_set_expands(tmp_path):
 @pytest.mark.parametrize("old,new,message", [
     ("stages = [0, 2]", "stages = [0, 9]",
      r"set\.toml: design 1 \(fpmul\): fpmul\(fmt='fp4_e2m1', stages=9\): "
-     r"stages must be in 0\.\.4, not 9"),
+     r"stages must be in 0\.\.5, not 9"),
     ('"fp8_e4m3"', '"fp9"', r"design 1 \(fpmul\): fpmul\(fmt='fp9', stages=0\): unknown format"),
     ('unit = "fpmul"', 'unit = "fpmull"', r"unit must be one of .*not 'fpmull'"),
     ('"ecp5-25f"', '"ecp5-26f"', r"\[defaults\]: target must be one of"),
@@ -122,7 +122,7 @@ def _script(*args, env=None):
 
 @pytest.mark.parametrize("args,message", [
     (["--unit", "fpadd", "--params", "fmt=bf16"], "error: fpadd(fmt='bf16'): unit must be one"),
-    (["--unit", "fpmul", "--params", "fmt=bf16,stages=5"], "stages must be in 0..4, not 5"),
+    (["--unit", "fpmul", "--params", "fmt=bf16,stages=6"], "stages must be in 0..5, not 6"),
     (["--unit", "fpmul", "--params", "fmt"], "parameters must look like 'name=value"),
     (["--unit", "fpmul", "--target", "xc7a35t"], "target must be one of"),
 ])

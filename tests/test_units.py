@@ -27,7 +27,7 @@ def test_unknown_unit_and_parameter_are_named():
 
 
 def test_negative_stages_rejected():
-    with pytest.raises(ValueError, match=r"stages must be in 0\.\.4, not -1"):
+    with pytest.raises(ValueError, match=r"stages must be in 0\.\.5, not -1"):
         verilog.build_unit("fpmul", {"fmt": "bf16", "stages": -1})
 
 
