@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tb import harness
 
-__all__ = ["WAIVERS", "lint_verilog"]
+__all__ = ["WAIVERS", "lint_verilog", "lint_verilog_files"]
 
 WAIVERS = Path(__file__).resolve().parent / "lint_waivers.vlt"
 
@@ -19,8 +19,14 @@ def lint_verilog(path, top):
 
     Raises `harness.SimulatorMissing` if Verilator is not installed.
     """
+    return lint_verilog_files([path], top)
+
+
+def lint_verilog_files(paths, top):
+    """Lint the Verilog files `paths` together, with top module `top` (see `lint_verilog`)."""
     env = harness.sim_environment("verilator")
-    command = ["verilator", "--lint-only", "-Wall", "--top-module", top, str(WAIVERS), str(path)]
+    command = ["verilator", "--lint-only", "-Wall", "--top-module", top, str(WAIVERS),
+               *map(str, paths)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     findings = [line for line in (out.stdout + out.stderr).splitlines()
                 if line.startswith("%Warning") or (line.startswith("%Error")

@@ -65,3 +65,15 @@ def test_lint_reports_real_findings(tmp_path):
     bad.write_text("module bad(input clk, output [3:0] y);\nendmodule\n")
     findings = lint.lint_verilog(bad, "bad")
     assert any("UNDRIVEN" in line for line in findings)
+
+
+@pytest.mark.parametrize("context", ["out-of-context", "scan"])
+def test_fpga_register_wrapper_lints_clean(context, tmp_path):
+    from fpga import wrapper
+    params = {"fmt": "fp8_e4m3", "stages": 2}
+    path, top = verilog.emit("fpmul", params, tmp_path)
+    wrapped = wrapper.wrap(verilog.build_unit("fpmul", params), path.read_text(), top,
+                           context=context)
+    wrapper_path = tmp_path / "wrapper.v"
+    wrapper_path.write_text(wrapped.text)
+    assert lint.lint_verilog_files([wrapper_path, path], wrapper.WRAPPER_TOP) == []
