@@ -200,6 +200,15 @@ def _signed_ints(fmt, codes):
     return sign.reshape(shape), np.where(sign, (_U0 - c) & mask, c).reshape(shape)
 
 
+def _decode_int(fmt, codes):
+    """The codes as exact integers (the fixed-point value × 2**frac_bits): int64 if signed,
+    else uint64."""
+    sign, mag = _signed_ints(fmt, codes)
+    if not fmt.signed:
+        return mag
+    return np.where(sign, -(mag.astype(np.int64)), mag.astype(np.int64))
+
+
 @dataclasses.dataclass(frozen=True)
 class IntFormat:
     """Integer format: two's complement codes when signed.
@@ -254,12 +263,7 @@ class IntFormat:
         sign, mag = _signed_ints(self, codes)
         return sign, mag, np.zeros(mag.shape, dtype=np.int64)
 
-    def decode_int(self, codes):
-        """Exact integer values: int64 if signed, else uint64."""
-        sign, mag = _signed_ints(self, codes)
-        if not self.signed:
-            return mag
-        return np.where(sign, -(mag.astype(np.int64)), mag.astype(np.int64))
+    decode_int = _decode_int
 
     def decode(self, codes):
         """Codes -> float64 values (rounded to nearest for |value| > 2**53)."""
@@ -344,12 +348,7 @@ class FixedFormat:
         sign, mag = _signed_ints(self, codes)
         return sign, mag, np.full(mag.shape, -self.frac_bits, dtype=np.int64)
 
-    def decode_int(self, codes):
-        """Exact integers value × 2**frac_bits: int64 if signed, else uint64."""
-        sign, mag = _signed_ints(self, codes)
-        if not self.signed:
-            return mag
-        return np.where(sign, -(mag.astype(np.int64)), mag.astype(np.int64))
+    decode_int = _decode_int
 
     def decode(self, codes):
         """Codes -> float64 values (exact for bits <= 53)."""
@@ -551,13 +550,22 @@ class FloatFormat:
     def encode(self, x):
         """float64 values -> codes (RNE, with this format's policies)."""
         x, sign, sig, exp, nan, inf = _float_inputs(x)
+        return self.round_specials(sign, sig, exp, nan=nan, inf=inf, what="input(s)")
+
+    def round_specials(self, sign, sig, exp, *, nan, inf, what="result(s)", label=""):
+        """`round_exact`, where `inf` marks ±Inf results (Inf, else ±max if saturating,
+        else NaN) and `nan` marks NaN results (the canonical NaN).
+
+        Raises ValueError, naming `label` + this format and the count of NaN `what`, if a
+        NaN result occurs in a format without NaN.
+        """
         code = self.round_exact(sign, sig, exp)
-        if inf.any():
+        if np.any(inf):
             code = np.where(inf, self._inf_result(sign), code)
-        if nan.any():
+        if np.any(nan):
             if not self.has_nan:
-                raise ValueError(f"{self} has no NaN: cannot encode {int(nan.sum())} "
-                                 f"NaN input(s)")
+                raise ValueError(f"{label}{self} has no NaN for {int(np.sum(nan))} NaN "
+                                 f"{what}")
             code = np.where(nan, np.uint64(self.nan_code), code)
         return code
 

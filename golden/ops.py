@@ -97,14 +97,10 @@ def mul(a, b, fmt, out_fmt=None):
         zero_a, zero_b = (ma == 0) & ~nan_a & ~inf_a, (mb == 0) & ~nan_b & ~inf_b
         nan = nan_a | nan_b | (inf_a & zero_b) | (zero_a & inf_b)
         inf = (inf_a | inf_b) & ~nan
-        code = out_fmt.round_exact(sign, ma * mb, ea + eb)     # zero operands -> ±0
-        code = np.where(inf, out_fmt._inf_result(sign), code)
-        if nan.any():
-            if not out_fmt.has_nan:
-                raise ValueError(f"out_fmt {out_fmt} has no NaN for {int(nan.sum())} NaN "
-                                 f"product(s) (NaN operand or 0 × Inf)")
-            code = np.where(nan, np.uint64(out_fmt.nan_code), code)
-        return code
+        # zero operands give ±0
+        return out_fmt.round_specials(sign, ma * mb, ea + eb, nan=nan, inf=inf,
+                                      what="product(s) (NaN operand or 0 × Inf)",
+                                      label="out_fmt ")
 
     if family is formats.PositFormat:
         sa, ma, ea, nar_a = fmt.decompose(a)

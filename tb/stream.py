@@ -51,7 +51,26 @@ def unpack(layout, values):
             for name, field in layout}
 
 
-class StreamDriver:
+class _StreamSide:
+    """Handles of one stream port and its seeded stall pattern."""
+
+    def __init__(self, dut, name, count, rng, stall):
+        if not 0 <= stall < 1:
+            raise ValueError(f"stall must be in [0, 1), not {stall}")
+        self._valid = getattr(dut, f"{name}__valid")
+        self._ready = getattr(dut, f"{name}__ready")
+        self._payload = getattr(dut, f"{name}__payload")
+        self._stalls = rng.random(count * 4 + 64) < stall
+        self._cycle = 0
+
+    def _stall(self):
+        """Whether this side stalls in the current cycle (advances the pattern)."""
+        stall = self._stalls[self._cycle % len(self._stalls)]
+        self._cycle += 1
+        return stall
+
+
+class StreamDriver(_StreamSide):
     """Drive payloads into a DUT's stream input port `name`, with random valid stalls.
 
     Parameters
@@ -68,14 +87,8 @@ class StreamDriver:
     """
 
     def __init__(self, dut, name, payloads, rng, *, stall=0.25):
-        if not 0 <= stall < 1:
-            raise ValueError(f"stall must be in [0, 1), not {stall}")
-        self._valid = getattr(dut, f"{name}__valid")
-        self._ready = getattr(dut, f"{name}__ready")
-        self._payload = getattr(dut, f"{name}__payload")
         self._items = list(payloads)
-        self._stalls = rng.random(len(self._items) * 4 + 64) < stall
-        self._cycle = 0
+        super().__init__(dut, name, len(self._items), rng, stall)
         self.sent = 0
         self._offered = False
         self._valid.value = 0            # defined from time 0 (4-state simulators)
@@ -87,9 +100,7 @@ class StreamDriver:
 
     def drive(self):
         """Called just after a rising edge: present the next payload or a bubble."""
-        stall = self._stalls[self._cycle % len(self._stalls)]
-        self._cycle += 1
-        self._offered = not self.done and not stall
+        self._offered = not self.done and not self._stall()
         self._valid.value = int(self._offered)
         if self._offered:
             self._payload.value = self._items[self.sent]
@@ -100,22 +111,16 @@ class StreamDriver:
             self.sent += 1
 
 
-class StreamMonitor:
+class StreamMonitor(_StreamSide):
     """Collect payloads leaving a DUT's stream output port `name`, with random ready stalls.
 
     Parameters are as for `StreamDriver`; `count` is the number of payloads expected.
     """
 
     def __init__(self, dut, name, count, rng, *, stall=0.25):
-        if not 0 <= stall < 1:
-            raise ValueError(f"stall must be in [0, 1), not {stall}")
-        self._valid = getattr(dut, f"{name}__valid")
-        self._ready = getattr(dut, f"{name}__ready")
-        self._payload = getattr(dut, f"{name}__payload")
+        super().__init__(dut, name, count, rng, stall)
         self.count = count
         self.received = []
-        self._stalls = rng.random(count * 4 + 64) < stall
-        self._cycle = 0
         self._accepting = False
         self._ready.value = 0
 
@@ -125,9 +130,7 @@ class StreamMonitor:
 
     def drive(self):
         """Called just after a rising edge: raise or drop ready."""
-        stall = self._stalls[self._cycle % len(self._stalls)]
-        self._cycle += 1
-        self._accepting = not stall
+        self._accepting = not self._stall()
         self._ready.value = int(self._accepting)
 
     def sample(self):
