@@ -1,7 +1,7 @@
 # nnrtl — the user interface. `make` sets up and runs the main job; `make test` runs the suite.
 # Everything comes from PyPI into .venv; nothing is needed from the OS but Python 3.11 and make.
 
-PYTHON  ?= python3.11
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.nnrtl-installed
