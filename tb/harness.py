@@ -114,9 +114,11 @@ def _timescale(sim):
 
 # Verilator's runtime library objects are the same for every design built with the same
 # Verilator and flags; compiling them takes most of a build. They are compiled once, kept in
-# build/sim/_runtime-<key>/, and copied into each new build directory; make is told not to
-# rebuild them because Vtop.mk is newer (`-o Vtop.mk`). The model and cocotb's
-# verilator.cpp (which includes the model's header) are still compiled per design.
+# build/sim/_runtime-<key>/, and copied into each new build directory. Verilator's makefile
+# rebuilds them whenever Vtop.mk is newer, and the runner writes Vtop.mk just before make,
+# so the copies get a modification time a few minutes ahead (make may note clock skew).
+# The model and cocotb's verilator.cpp (which includes the model's header) are still
+# compiled per design.
 _RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
 
 
@@ -144,9 +146,12 @@ def _build(sim, source, build_dir, waves):
         runtime = _runtime_dir(build_dir.parent, sim, waves)
         reuse = sim == "verilator" and all(f.exists() for f in _runtime_files(runtime))
         if reuse:
+            ahead = time.time() + 300
             for cached in _runtime_files(runtime):
-                shutil.copy(cached, build_dir / cached.name)    # fresh mtime: up to date
-            env["MAKEFLAGS"] = "-o Vtop.mk"
+                copy = build_dir / cached.name
+                shutil.copy(cached, copy)
+                if copy.suffix == ".o":
+                    os.utime(copy, (ahead, ahead))
         saved = dict(os.environ)
         os.environ.update(env)
         log = build_dir / "build.log"
