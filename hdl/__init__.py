@@ -11,6 +11,7 @@ __all__ = ["UNITS", "unit_class"]
 
 UNITS = {
     "fpmul": ("hdl.fpmul", "FPMul"),
+    "lmul": ("hdl.lmul", "LMul"),
 }
 
 

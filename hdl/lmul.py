@@ -1,0 +1,378 @@
+"""L-Mul: floating-point multiplication approximated by one integer addition.
+
+The golden model is `golden.lmul.lmul`; the bench is tb/test_lmul.py.
+"""
+
+import operator
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import formats, lmul as golden_lmul
+from . import floatcore
+from .pipeline import Pipeline
+
+__all__ = ["LMul"]
+
+
+def _wire(m, value, name):
+    """`value` as a named signal: an expression used more than once must be a signal, or
+    Amaranth writes it out (in Verilog and in simulation) once per use."""
+    wire = Signal(value.shape(), name=name)
+    m.d.comb += wire.eq(value)
+    return wire
+
+
+def _at_least(m, value, const, name):
+    """``value >= const`` for a constant, as logic on runs of the constant's bits.
+
+    Yosys maps a comparison operator to a carry chain as long as `value`; against a
+    constant, a run of ones in the constant only needs an AND of those bits of `value`, and
+    a run of zeros an OR, which ABC packs into a few LUTs. Signed values compare as two's
+    complement.
+    """
+    width = len(value)
+    if value.shape().signed:            # offset binary: flip the sign bit, shift the range
+        return _at_least(m, Cat(value[:width - 1], ~value[width - 1]),
+                         const + (1 << (width - 1)), name)
+    if const <= 0:
+        return Const(1, 1)
+    if const >= 1 << width:
+        return Const(0, 1)
+    value = _wire(m, value, f"{name}_value")
+    # From the top down, over runs of equal constant bits: gt = value > const on the bits
+    # seen so far, eq = equal on them (each a signal: both are used twice).
+    gt, eq = Const(0, 1), Const(1, 1)
+    top, step = width, 0
+    while top > 0:
+        bit = (const >> (top - 1)) & 1
+        low = top - 1
+        while low > 0 and (const >> (low - 1)) & 1 == bit:
+            low -= 1
+        run = value[low:top]
+        if bit:
+            eq = _wire(m, eq & run.all(), f"{name}_eq{step}")
+        else:
+            nonzero = _wire(m, run.any(), f"{name}_any{step}")
+            gt = _wire(m, gt | (eq & nonzero), f"{name}_gt{step}")
+            eq = _wire(m, eq & ~nonzero, f"{name}_eq{step}")
+        top, step = low, step + 1
+    return _wire(m, gt | eq, name)
+
+
+def _add_constant(m, value, constant, width, name):
+    """``value + constant`` modulo 2^width, as its own carry chain (a kept signal).
+
+    a + b + constant in one expression becomes one carry chain plus as many LUTs again
+    (yosys merges the adds); adding the constant to one operand first, into a signal yosys
+    must keep, gives two plain chains, and the chain starts at the constant's lowest one.
+    Callers read the result modulo 2^width (it is unsigned; sign-extended `value`).
+    """
+    extended = Signal(width, name=f"{name}_in")
+    m.d.comb += extended.eq(value)
+    constant %= 1 << width
+    if constant == 0:
+        return extended
+    low = (constant & -constant).bit_length() - 1       # trailing zeros of the constant
+    result = Signal(width, name=name, attrs={"keep": 1})
+    m.d.comb += result.eq(Cat(extended[:low], extended[low:] + (constant >> low)))
+    return result
+
+
+def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
+    """The output code, with the priorities of `floatcore.select_code` (NaN, ±Inf result,
+    exact zero, rounded to zero, overflow, else the rounded code), written as an AND-OR of
+    one-hot class flags with the constant codes.
+    """
+    nan_code, inf_code, overflow_code = floatcore.special_codes(out_fmt)
+    sign_bit = 1 << (out_fmt.bits - 1)
+    # (flag, constant code, whether it takes the result's sign); NaN is canonical.
+    classes = []
+    if nan is not None:
+        classes.append((nan, floatcore._need(nan_code, out_fmt, "NaN", nan), False))
+    if inf is not None:
+        code = floatcore._need(inf_code, out_fmt, "infinite", inf)
+        classes.append((inf, code, code != nan_code))
+    classes.append((zero | rounded["underflow_zero"], 0, out_fmt.specials != "fnuz"))
+    code = floatcore._need(overflow_code, out_fmt, "overflowing", True)
+    classes.append((rounded["overflow"], code, code != nan_code))
+    taken = Const(0, 1)
+    forced = Const(0, out_fmt.bits)
+    signed_class = Const(0, 1)
+    for index, (flag, code, takes_sign) in enumerate(classes):
+        selected = _wire(m, flag & ~taken, f"class{index}")
+        taken = _wire(m, taken | flag, f"taken{index}")
+        forced = forced | Mux(selected, code, 0)
+        if takes_sign:
+            signed_class = signed_class | selected
+    out = Signal(out_fmt.bits, name="code")
+    m.d.comb += out.eq((rounded["code"] & (~taken).replicate(out_fmt.bits)) | forced
+                       | Mux(signed_class & sign, sign_bit, 0))
+    return out
+
+
+def _trailing_zeros(m, value, name):
+    """Number of trailing zero bits of `value` (its width when `value` is 0)."""
+    width = len(value)
+    count = Signal(range(width + 1), name=name)
+    m.d.comb += count.eq(width)
+    for index in reversed(range(width)):   # later (lower) bits take priority
+        with m.If(value[index]):
+            m.d.comb += count.eq(index)
+    return count
+
+
+class LMul(wiring.Component):
+    """L-Mul unit (Luo & Sun, 2024): a floating-point product approximated by one addition.
+
+    Bit-exact with ``golden.lmul.lmul(a, b, fmt, carry=, offset=, out_fmt=,
+    subnormal_inputs=, special_values=)``, whose docstring has the exact definition and the
+    table of special cases. In short, with F the m-bit fractions and S = F_a + F_b + offset:
+
+    - ``carry="integer"`` (the paper's GPU emulation): the sign-stripped codes are added as
+      one integer and a constant is subtracted, so mantissa carries (one or two) roll into
+      the exponent. The sum is already the result code: no normalization, no rounding.
+    - ``carry="formula"``: 1 + F_a/2^m + F_b/2^m + offset is formed and renormalized by at
+      most one place; the bit shifted out is kept (wider out_fmt mantissa) or rounded to
+      nearest even (same mantissa width), once.
+
+    Then, with ``special_values=True``: NaN in, or Inf × 0, gives the canonical NaN of
+    `out_fmt`; Inf × nonzero gives ±Inf (or ±max / NaN per `out_fmt`); a zero operand (and
+    a subnormal one when ``subnormal_inputs="flush"``) gives a zero with the xor of the
+    signs (+0 in fnuz); a result above `out_fmt`'s max becomes ±Inf, NaN or ±max per its
+    overflow policy; a result below its min normal becomes a subnormal (rounded to nearest
+    even, once) or a zero. ``subnormal_inputs="normalize"`` takes subnormal operands at
+    their exact value (a leading-zero count and shift per operand).
+
+    ``special_values=False`` is the bare adder, **unsafe for real data**: codes are taken
+    as normal numbers whatever their exponent field, nothing is detected, and an exponent
+    out of range wraps around. It exists to measure what the special-value logic costs.
+
+    Datapath: the common path is the integer add of the sign-stripped codes (integer mode;
+    two adds in formula mode) plus comparisons of the sum with constants for overflow and
+    underflow; no normalizing shifter and no rounding adder sit in the integer-mode path.
+    A small denormalizing shifter exists only when `out_fmt` has subnormals, for results
+    below its normal range.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+        Operand format.
+    carry : str
+        ``"integer"`` (default) or ``"formula"``.
+    offset : str or int
+        ``"paper"`` (2^-l(m), default), ``"none"`` or an integer number of ulps in
+        0..2^m - 1.
+    out_fmt : FloatFormat or None
+        Result format, default `fmt`; at least as many exponent and mantissa bits as `fmt`
+        (for example one more exponent bit, to feed an accumulator without overflow).
+    subnormal_inputs : str
+        ``"flush"`` (default: subnormal operands are zeros of their sign) or
+        ``"normalize"``.
+    special_values : bool
+        True (default); False for the bare adder (unsafe, see above).
+    stages : int
+        Pipeline registers, 0..3. They are placed, in this order, after the sum, at the
+        output, and after operand decoding.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": fmt.bits, "b": fmt.bits})))
+        Operand pairs.
+    o : Out(stream.Signature(out_fmt.bits))
+        Result codes, in order, `latency` cycles after their operands when not stalled.
+    latency : int
+        Cycles from an accepted input to its output (equals `stages`).
+    ops_per_cycle : int
+        Multiplications per cycle at full throughput (1).
+    offset_ulps : int
+        The offset in ulps of 2^-m.
+    """
+
+    CUT_POINTS = ("sum", "output", "decoded")
+    ops_per_cycle = 1
+
+    def __init__(self, *, fmt, carry="integer", offset="paper", out_fmt=None,
+                 subnormal_inputs="flush", special_values=True, stages=0):
+        if isinstance(stages, bool):
+            raise TypeError(f"stages must be an integer, not {stages!r}")
+        try:
+            stages = operator.index(stages)
+        except TypeError:
+            raise TypeError(f"stages must be an integer, not {stages!r}") from None
+        if not 0 <= stages <= len(self.CUT_POINTS):
+            raise ValueError(f"stages must be in 0..{len(self.CUT_POINTS)}, not {stages}")
+        out_fmt, ulps = golden_lmul.check_params(
+            fmt, carry=carry, offset=offset, out_fmt=out_fmt,
+            subnormal_inputs=subnormal_inputs, special_values=special_values)
+        self.fmt, self.out_fmt, self.stages = fmt, out_fmt, stages
+        self.carry, self.offset, self.offset_ulps = carry, offset, ulps
+        self.subnormal_inputs, self.special_values = subnormal_inputs, special_values
+        operands = data.StructLayout({"a": fmt.bits, "b": fmt.bits})
+        super().__init__({"i": In(stream.Signature(operands)),
+                          "o": Out(stream.Signature(out_fmt.bits))})
+
+    @property
+    def latency(self):
+        return self.stages
+
+    def _operand(self, m, code, name):
+        """Fields of one operand: exponent field (signed if normalized), fraction, flags."""
+        fmt = self.fmt
+        mb, eb = fmt.man_bits, fmt.exp_bits
+        frac, efield = code[:mb], code[mb:mb + eb]
+        out = {"sign": code[mb + eb], "exp": efield, "frac": frac}
+        if not self.special_values:
+            return out
+        flags = floatcore.unpack(m, fmt, code, name)        # NaN / Inf per fmt.specials
+        nan = _wire(m, flags["nan"], f"{name}_nan")
+        exp_zero = _wire(m, efield == 0, f"{name}_exp_zero")
+        normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
+        zero = (exp_zero & (frac == 0)) if normalize else exp_zero
+        out.update(nan=nan, inf=flags["inf"], zero=zero & ~nan)
+        if normalize:
+            # A subnormal F * 2^(emin - m), F != 0 with lz leading zeros, is exactly
+            # (1 + F' / 2^m) * 2^(emin - 1 - lz): exponent field -lz, F' = F << (lz + 1).
+            lz = floatcore.leading_zeros(m, frac, f"{name}_lz")
+            sub = _wire(m, exp_zero & (frac != 0), f"{name}_subnormal")
+            exp = Signal(signed(max(eb, mb.bit_length()) + 1), name=f"{name}_exp")
+            shifted = Signal(mb, name=f"{name}_frac")
+            m.d.comb += [exp.eq(Mux(sub, -lz, efield)),
+                         shifted.eq(Mux(sub, (frac << 1) << lz, frac))]
+            out.update(exp=exp, frac=shifted)
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, out_fmt = self.fmt, self.out_fmt
+        mb, mo = fmt.man_bits, out_fmt.man_bits
+        k = 2 * fmt.bias - out_fmt.bias             # exponent-field constant
+        pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
+
+        a = self._operand(m, self.i.payload.a, "a")
+        b = self._operand(m, self.i.payload.b, "b")
+        keys = ("sign", "exp", "frac", "nan", "inf", "zero")
+        v = pipe.stage("decoded", **{f"{x}_{key}": op[key] for x, op in (("a", a), ("b", b))
+                                     for key in keys if key in op})
+        sign = v["a_sign"] ^ v["b_sign"]
+        flags = {}
+        if self.special_values:
+            a_zero, b_zero = _wire(m, v["a_zero"], "a_is_zero"), _wire(m, v["b_zero"], "b_is_zero")
+            a_inf, b_inf = _wire(m, v["a_inf"], "a_is_inf"), _wire(m, v["b_inf"], "b_is_inf")
+            flags = dict(nan=v["a_nan"] | v["b_nan"] | (a_inf & b_zero) | (a_zero & b_inf),
+                         inf=a_inf | b_inf, zero=a_zero | b_zero)
+
+        if self.carry == "integer":
+            # The paper's emulation: the codes (exponent field and fraction as one integer)
+            # plus the offset, minus k << m. Carries out of the fraction roll into the
+            # exponent. total = E_out * 2^m + F_out exactly (E_out the biased out exponent,
+            # any integer): the result code, shifted left by mo - m, when it is in range.
+            code_a = Cat(v["a_frac"], v["a_exp"])
+            code_b = Cat(v["b_frac"], v["b_exp"])
+            if v["a_exp"].shape().signed:                # normalized subnormals: E <= 0
+                code_a, code_b = code_a.as_signed(), code_b.as_signed()
+            constant = self.offset_ulps - (k << mb)
+            # Room for the sum of two codes, the constant and a sign bit.
+            width = max(len(code_a) + 1, abs(constant).bit_length()) + 2
+            total = Signal(signed(width), name="total")
+            m.d.comb += total.eq(code_a + _add_constant(m, code_b, constant, width, "b_biased"))
+            v = pipe.stage("sum", sign=sign, total=total, **flags)
+            frac_bits = mb
+            rounded = exact = v["total"]
+        else:
+            # 1 + S / 2^m with S = F_a + F_b + offset < 3 * 2^m: renormalize by one place
+            # when S >= 2^m. guarded = the fraction with one more bit (the one shifted out).
+            s = Signal(mb + 2, name="mantissa_sum")
+            m.d.comb += s.eq(v["a_frac"] + v["b_frac"] + self.offset_ulps)
+            carry = _wire(m, s[mb] | s[mb + 1], "mantissa_carry")
+            guarded = Signal(mb + 1, name="guarded")
+            m.d.comb += guarded.eq(Mux(carry, Cat(s[:mb], s[mb + 1]), Cat(Const(0, 1), s[:mb])))
+            width = max(len(v["a_exp"]) + 1, abs(k).bit_length()) + 3
+            exp = Signal(signed(width), name="exp_sum")
+            m.d.comb += exp.eq(v["a_exp"] + _add_constant(m, v["b_exp"], -k, width, "b_biased")
+                               + carry)                 # carry: the chain's carry-in
+            exact = _wire(m, Cat(guarded, exp).as_signed(), "exact")  # m + 1 fraction bits
+            if mo > mb:
+                rounded = exact
+                frac_bits = mb + 1
+            else:                                     # round the guard bit, ties to even
+                rounded = Signal(signed(len(exact) + 1), name="rounded")
+                m.d.comb += rounded.eq(Cat(guarded[1:], exp).as_signed()
+                                       + (guarded[0] & guarded[1]))
+                frac_bits = mb
+            v = pipe.stage("sum", sign=sign, exact=exact, rounded=rounded, **flags)
+            rounded, exact = v["rounded"], v["exact"]
+
+        pad = mo - frac_bits                         # rounded * 2^pad is in out_fmt's layout
+        sign = _wire(m, v["sign"], "sign")
+        normal = Cat(Const(0, pad), rounded)[:out_fmt.bits - 1]
+        if not self.special_values:
+            v = pipe.stage("output", code=Cat(normal, sign))
+            pipe.finish(v["code"])
+            return m
+
+        # Static bounds of the result's exponent field for nonzero finite operands (the
+        # others are flagged): logic for a case that cannot happen is left out, e.g. the
+        # overflow and underflow logic with a wide enough out_fmt.
+        normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
+        exp_lo = -(mb - 1) if normalize else 1          # exponent fields of the operands
+        exp_hi = fmt.max_code >> mb
+        carries = 2           # integer: up to two; formula: one, plus a rounding carry
+        can_underflow = 2 * exp_lo - k <= 0
+        can_overflow = (2 * exp_hi - k + carries + 1) << frac_bits > out_fmt.max_code >> pad
+        overflow = Const(0, 1)
+        if can_overflow:
+            overflow = _at_least(m, rounded, (out_fmt.max_code >> pad) + 1, "overflow")
+        if not can_underflow:
+            magnitude, underflow_zero = normal, Const(0, 1)
+        elif out_fmt.subnormals:
+            exact_frac = mb if self.carry == "integer" else mb + 1
+            tiny, sub_magnitude = self._denormalize(m, exact, exact_frac)
+            magnitude = Mux(tiny, sub_magnitude, normal)
+            underflow_zero = tiny & (sub_magnitude == 0)
+        else:
+            magnitude = normal
+            underflow_zero = ~_at_least(m, rounded, 1 << frac_bits, "normal")   # flush
+        result = {"code": Cat(magnitude[:out_fmt.bits - 1], sign), "overflow": overflow,
+                  "underflow_zero": underflow_zero}
+        code = _select_code(
+            m, out_fmt, sign=sign, rounded=result,
+            nan=v["nan"] if fmt.has_nan or fmt.has_inf else None,
+            inf=v["inf"] if fmt.has_inf else None, zero=v["zero"])
+        v = pipe.stage("output", code=code)
+        pipe.finish(v["code"])
+        return m
+
+    def _denormalize(self, m, exact, frac_bits):
+        """Results below out_fmt's normal range, rounded once onto its subnormal grid.
+
+        `exact` = E * 2^frac_bits + F (signed), the exact value (2^frac_bits + F) *
+        2^(E - bias_out - frac_bits). Returns ``(tiny, magnitude)``: E <= 0, and the rounded
+        subnormal magnitude code (2^mo is the min normal, reached by rounding up).
+        """
+        mo = self.out_fmt.man_bits
+        exp = exact[frac_bits:].as_signed()
+        pad = max(0, mo - frac_bits)                 # so that the right shift is >= 1
+        sig = _wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
+        width = len(sig)                             # frac_bits + pad + 1
+        # magnitude = RNE(sig / 2^r), r = 1 - E + (width - 1) - mo >= 1 for E <= 0; from
+        # r = width + 1 on, sig / 2^r < 1/2 rounds to 0: r - 1 is clamped at width.
+        # Only the low bits of E enter the shift amount; the clamp looks at all of them.
+        base = width - mo - 1                        # r - 1 = base - E
+        nbits = width.bit_length()
+        r1 = Signal(range(width + 1), name="sub_shift")
+        low = Signal(nbits + 1, name="sub_shift_raw")
+        m.d.comb += low.eq(base - exp[:nbits])
+        with m.If(_at_least(m, exp, base - width + 1, "sub_in_range")):
+            m.d.comb += r1.eq(low[:nbits])
+        with m.Else():
+            m.d.comb += r1.eq(width)
+        above = _wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
+        kept, guard = above[1:], above[0]
+        # Sticky: a one among the r1 bits below the guard bit, i.e. fewer trailing zeros.
+        tz = _trailing_zeros(m, sig, "sub_tz")
+        magnitude = Signal(mo + 1, name="sub_magnitude")
+        m.d.comb += magnitude.eq(kept + (guard & ((tz < r1) | kept[0])))
+        tiny = ~_at_least(m, exp, 1, "not_tiny")
+        return _wire(m, tiny, "tiny"), magnitude
