@@ -3,7 +3,6 @@
 The golden model is `golden.ops.mul`; the bench is tb/test_fpmul.py.
 """
 
-import operator
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
@@ -11,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import formats
 from . import floatcore
-from .pipeline import Pipeline
+from .pipeline import Pipeline, check_stages
 
 __all__ = ["FPMul"]
 
@@ -59,14 +58,7 @@ class FPMul(wiring.Component):
             out_fmt = fmt
         if not isinstance(out_fmt, formats.FloatFormat):
             raise TypeError(f"out_fmt must be a FloatFormat or None, not {out_fmt!r}")
-        if isinstance(stages, bool):
-            raise TypeError(f"stages must be an integer, not {stages!r}")
-        try:
-            stages = operator.index(stages)
-        except TypeError:
-            raise TypeError(f"stages must be an integer, not {stages!r}") from None
-        if not 0 <= stages <= len(self.CUT_POINTS):
-            raise ValueError(f"stages must be in 0..{len(self.CUT_POINTS)}, not {stages}")
+        stages = check_stages(stages, self.CUT_POINTS)
         if (fmt.has_nan or fmt.has_inf) and not out_fmt.has_nan:
             raise ValueError(f"out_fmt {out_fmt} has no NaN, but products of {fmt} can be "
                              "NaN; choose an out_fmt with NaN")

@@ -3,7 +3,6 @@
 The golden model is `golden.lmul.lmul`; the bench is tb/test_lmul.py.
 """
 
-import operator
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -11,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import formats, lmul as golden_lmul
 from . import floatcore
-from .pipeline import Pipeline
+from .pipeline import Pipeline, check_stages
 
 __all__ = ["LMul"]
 
@@ -101,6 +100,7 @@ def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
     forced = Const(0, out_fmt.bits)
     signed_class = Const(0, 1)
     for index, (flag, code, takes_sign) in enumerate(classes):
+        flag = _wire(m, flag, f"flag{index}")
         selected = _wire(m, flag & ~taken, f"class{index}")
         taken = _wire(m, taken | flag, f"taken{index}")
         forced = forced | Mux(selected, code, 0)
@@ -153,7 +153,9 @@ class LMul(wiring.Component):
     two adds in formula mode) plus comparisons of the sum with constants for overflow and
     underflow; no normalizing shifter and no rounding adder sit in the integer-mode path.
     A small denormalizing shifter exists only when `out_fmt` has subnormals, for results
-    below its normal range.
+    below its normal range. Logic for cases that the formats rule out is not built: with
+    one more exponent bit in `out_fmt` (or BF16/FP32 results of FP8 operands) there is no
+    underflow logic, and no overflow logic when the products cannot overflow.
 
     Parameters
     ----------
@@ -195,14 +197,7 @@ class LMul(wiring.Component):
 
     def __init__(self, *, fmt, carry="integer", offset="paper", out_fmt=None,
                  subnormal_inputs="flush", special_values=True, stages=0):
-        if isinstance(stages, bool):
-            raise TypeError(f"stages must be an integer, not {stages!r}")
-        try:
-            stages = operator.index(stages)
-        except TypeError:
-            raise TypeError(f"stages must be an integer, not {stages!r}") from None
-        if not 0 <= stages <= len(self.CUT_POINTS):
-            raise ValueError(f"stages must be in 0..{len(self.CUT_POINTS)}, not {stages}")
+        stages = check_stages(stages, self.CUT_POINTS)
         out_fmt, ulps = golden_lmul.check_params(
             fmt, carry=carry, offset=offset, out_fmt=out_fmt,
             subnormal_inputs=subnormal_inputs, special_values=special_values)

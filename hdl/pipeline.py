@@ -8,9 +8,28 @@ stops the whole pipe. Data registers have no reset (they cost no logic on ECP5);
 valid bits are reset, synchronously.
 """
 
+import operator
+
 from amaranth.hdl import Signal
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "check_stages"]
+
+
+def check_stages(stages, cut_points):
+    """Validate a unit's `stages` parameter against its cut points; return it as an int.
+
+    Raises `TypeError` for a non-integer (bools included) and `ValueError` outside
+    0..len(cut_points), naming the parameter and the range.
+    """
+    if isinstance(stages, bool):
+        raise TypeError(f"stages must be an integer, not {stages!r}")
+    try:
+        stages = operator.index(stages)
+    except TypeError:
+        raise TypeError(f"stages must be an integer, not {stages!r}") from None
+    if not 0 <= stages <= len(cut_points):
+        raise ValueError(f"stages must be in 0..{len(cut_points)}, not {stages}")
+    return stages
 
 
 class Pipeline:
