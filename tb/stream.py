@@ -14,13 +14,17 @@ stall pattern is a pure function of the seed. Payloads are Python ints; `pack` a
 `unpack` convert between NumPy field arrays and packed `data.StructLayout` values.
 """
 
+import os
+import time
+
 import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
-__all__ = ["StreamDriver", "StreamMonitor", "run_stream", "reset", "pack", "unpack"]
+__all__ = ["StreamDriver", "StreamMonitor", "run_stream", "reset", "pack", "unpack",
+           "check_pairs"]
 
 
 def pack(layout, **fields):
@@ -196,3 +200,30 @@ async def run_stream(dut, driver, monitor, *, idle_limit=1000, drain_cycles=8):
     if extra:
         raise AssertionError(f"{extra} outputs more than the {monitor.count} inputs")
     return cycles
+
+
+async def check_pairs(dut, unit, golden, *, what="product"):
+    """The bench of a two-operand unit: stream its operand set with random stalls and
+    compare every output with ``golden(a, b)`` (codes), raising with the seed on mismatch.
+
+    NNRTL_VECTORS selects the operand set ("exhaustive" or "random:N"), NNRTL_STALL the
+    stall probability on both sides; the figures go to stats.json (`harness.record_stats`).
+    """
+    from tb import compare, harness, vectors
+    seed = cocotb.RANDOM_SEED
+    rng = np.random.default_rng(seed)
+    stall = float(os.environ.get("NNRTL_STALL", "0.2"))
+    a, b = vectors.operand_pairs(unit.fmt, os.environ.get("NNRTL_VECTORS", "random:2000"), rng)
+    expected = golden(a, b)
+    driver = StreamDriver(dut, "i", pack(unit.i.payload.shape(), a=a, b=b), rng, stall=stall)
+    monitor = StreamMonitor(dut, "o", a.size, rng, stall=stall)
+    await reset(dut)
+    start = time.perf_counter()
+    cycles = await run_stream(dut, driver, monitor, drain_cycles=unit.latency + 4)
+    seconds = time.perf_counter() - start
+    dut._log.info(f"{a.size} {what}s in {cycles} cycles, {cycles / seconds:,.0f} cycles/s "
+                  f"(seed {seed})")
+    harness.record_stats(vectors=a.size, cycles=cycles, stream_seconds=seconds)
+    compare.assert_codes_equal(monitor.received, expected, seed=seed, what=what,
+                               inputs={"a": (a, unit.fmt), "b": (b, unit.fmt)},
+                               out_fmt=unit.out_fmt)

@@ -15,14 +15,11 @@ cocotb test `lmul_stream` below inside the simulator. NNRTL_VECTORS selects the 
 set ("exhaustive" or "random:N"); NNRTL_STALL the stall probability on both sides.
 """
 
-import os
-import time
-
-import numpy as np
+import cocotb
 import pytest
 
 from golden import formats, lmul
-from tb import compare, harness, vectors
+from tb import harness, stream
 
 E5M3 = formats.FloatFormat(5, 3)          # fp8_e4m3 with one more exponent bit
 E6M2 = formats.FloatFormat(6, 2)          # fp8_e5m2 with one more exponent bit
@@ -122,37 +119,10 @@ def test_unit_reports_its_parameters():
     assert verilog.build_unit("lmul", {"fmt": "fp8_e4m3"}).offset_ulps == 1
 
 
-try:
-    import cocotb
-except ImportError:          # pytest collection without cocotb: only the runners above
-    cocotb = None
-
-if cocotb is not None:
-    from tb import stream
-
-    @cocotb.test()
-    async def lmul_stream(dut):
-        """Stream the operand set through the DUT with random stalls; compare every code."""
-        unit = harness.bench_unit()
-        seed = cocotb.RANDOM_SEED
-        rng = np.random.default_rng(seed)
-        stall = float(os.environ.get("NNRTL_STALL", "0.2"))
-        a, b = vectors.operand_pairs(unit.fmt, os.environ.get("NNRTL_VECTORS", "random:2000"),
-                                     rng)
-        expected = lmul.lmul(a, b, unit.fmt, carry=unit.carry, offset=unit.offset,
-                             out_fmt=unit.out_fmt, subnormal_inputs=unit.subnormal_inputs,
-                             special_values=unit.special_values)
-        layout = unit.i.payload.shape()
-        driver = stream.StreamDriver(dut, "i", stream.pack(layout, a=a, b=b), rng, stall=stall)
-        monitor = stream.StreamMonitor(dut, "o", a.size, rng, stall=stall)
-        await stream.reset(dut)
-        start = time.perf_counter()
-        cycles = await stream.run_stream(dut, driver, monitor,
-                                         drain_cycles=unit.latency + 4)
-        seconds = time.perf_counter() - start
-        dut._log.info(f"{a.size} L-Mul products in {cycles} cycles, {cycles / seconds:,.0f} "
-                      f"cycles/s (seed {seed})")
-        harness.record_stats(vectors=a.size, cycles=cycles, stream_seconds=seconds)
-        compare.assert_codes_equal(monitor.received, expected, seed=seed,
-                                   inputs={"a": (a, unit.fmt), "b": (b, unit.fmt)},
-                                   out_fmt=unit.out_fmt, what="product")
+@cocotb.test()
+async def lmul_stream(dut):
+    """Stream the operand set through the DUT with random stalls; compare every code."""
+    unit = harness.bench_unit()
+    await stream.check_pairs(dut, unit, lambda a, b: lmul.lmul(
+        a, b, unit.fmt, carry=unit.carry, offset=unit.offset, out_fmt=unit.out_fmt,
+        subnormal_inputs=unit.subnormal_inputs, special_values=unit.special_values))
