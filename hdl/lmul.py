@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import formats, lmul as golden_lmul
+from golden import lmul as golden_lmul
 from . import floatcore
 from .pipeline import Pipeline, check_stages
 
