@@ -26,9 +26,11 @@ from pathlib import Path
 from . import parse
 
 __all__ = ["aggregate", "compare_rows", "write_report", "derived", "table_columns",
+           "study_markdown", "load_studies", "write_study", "STUDIES_DIR",
            "row_cells", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build" / "report"
+STUDIES_DIR = Path(__file__).resolve().parent.parent / "build" / "studies"
 
 _MARKERS = {"dsp": "o", "nodsp": "s", "nodsp-booth": "^"}
 
@@ -242,6 +244,54 @@ def _html_table(headers, rows, links=None):
     return "\n".join(out)
 
 
+# --- studies: accuracy and error results written by scripts, shown in the report ------------
+
+def write_study(name, title, paragraphs, tables, studies_dir=STUDIES_DIR):
+    """Write one study (``<studies_dir>/<name>.json``) for the report to include.
+
+    `paragraphs` is a list of str (Markdown inline: `code`, **bold**); `tables` a list of
+    dicts with ``caption`` (str), ``headers`` (list of str) and ``rows`` (list of lists).
+    Returns the path written.
+    """
+    studies_dir = Path(studies_dir)
+    studies_dir.mkdir(parents=True, exist_ok=True)
+    path = studies_dir / f"{name}.json"
+    study = {"name": name, "title": title, "paragraphs": list(paragraphs),
+             "tables": [dict(table) for table in tables]}
+    path.write_text(json.dumps(study, indent=1, default=str) + "\n")
+    return path
+
+
+def load_studies(studies_dir=STUDIES_DIR):
+    """The studies found in `studies_dir`, sorted by name (an empty list if none)."""
+    studies_dir = Path(studies_dir)
+    if not studies_dir.is_dir():
+        return []
+    return [json.loads(path.read_text()) for path in sorted(studies_dir.glob("*.json"))]
+
+
+def study_markdown(study, level=2):
+    """Markdown for one study: a heading, its paragraphs and tables."""
+    md = [f"{'#' * level} {study['title']}", ""]
+    for line in study["paragraphs"]:
+        md += [line, ""]
+    for table in study["tables"]:
+        if table.get("caption"):
+            md += [table["caption"], ""]
+        md += [_md_table(table["headers"], [[str(c) for c in r] for r in table["rows"]]), ""]
+    return "\n".join(md).rstrip() + "\n"
+
+
+def _study_html(study):
+    body = [f"<h2>{html.escape(study['title'])}</h2>"]
+    body += [f"<p>{_inline(line)}</p>" for line in study["paragraphs"]]
+    for table in study["tables"]:
+        if table.get("caption"):
+            body.append(f"<p>{_inline(table['caption'])}</p>")
+        body.append(_html_table(table["headers"], [[str(c) for c in r] for r in table["rows"]]))
+    return "\n".join(body)
+
+
 _CSS = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
@@ -251,7 +301,7 @@ img{max-width:100%;border:1px solid #eee}code{background:#f6f6f6}
 
 
 def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA report",
-                 source=None, notes=()):
+                 source=None, notes=(), studies=()):
     """Write report.md, index.html, the plots and results.json into `out_dir`.
 
     Parameters
@@ -265,6 +315,8 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
         The design-set file the report was made from (shown in the header).
     notes : sequence of str
         Extra lines for the header (e.g. wall time).
+    studies : sequence of dict
+        Studies (see `write_study`, `load_studies`) appended after the comparisons.
 
     Returns
     -------
@@ -361,6 +413,10 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
                           for m in compare.metrics])
         md += [_md_table(headers, cells), ""]
         body.append(_html_table(headers, cells))
+
+    for study in studies:
+        md += [study_markdown(study)]
+        body.append(_study_html(study))
 
     failures = [row for row in rows if row["status"] != "ok"]
     if failures:

@@ -12,6 +12,7 @@ __all__ = ["UNITS", "unit_class"]
 UNITS = {
     "fpmul": ("hdl.fpmul", "FPMul"),
     "lmul": ("hdl.lmul", "LMul"),
+    "dot": ("hdl.dot", "Dot"),
 }
 
 

@@ -15,19 +15,15 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tb import harness  # noqa: E402
+import _common
+from _common import ROOT
+from tb import harness
 
 PARAMS = {"fmt": "fp8_e4m3", "stages": 2}
 WARM_PARAMS = {"fmt": "fp8_e4m3", "stages": 3}
-BEGIN, END = "<!-- bench_sim:begin -->", "<!-- bench_sim:end -->"
 
 
 def bench(sim, repeat):
@@ -81,17 +77,6 @@ def table(rows, make_test):
     return "\n".join(lines)
 
 
-def write_readme(text):
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    if BEGIN not in content or END not in content:
-        raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-    print(f"wrote the figures into {readme}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per simulator (>= 1)")
@@ -107,7 +92,7 @@ def main(argv=None):
     text = table(rows, make_test_seconds() if args.make_test else None)
     print(text)
     if args.readme:
-        write_readme(text)
+        _common.write_readme_section("bench_sim", text)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
                                        [--jobs N | --executor dask --scheduler ADDRESS]
                                        [--no-run] [--force] [--cache build/fpga]
 
-Writes build/report/report.md, build/report/index.html (static, opens from disk), one PNG
+Studies that scripts wrote into build/studies/ (scripts/lmul_error.py, scripts/mlp_digits.py)
+are appended. Writes build/report/report.md, build/report/index.html (static, opens from disk), one PNG
 plot per unit family and build/report/results.json, then prints where the report is.
 ``--no-run`` reports only results already in the cache (missing runs are listed).
 The main job calls ``main(["--designs", PATH])``.
@@ -82,7 +83,8 @@ def main(argv=None):
                      + f"; report made in {time.monotonic() - start:.0f} s.")
     paths = report.write_report(entries, args.out, compares=design_set.compares,
                                 title=f"nnrtl FPGA report: {design_set.title}",
-                                source=args.designs, notes=notes)
+                                source=args.designs, notes=notes,
+                                studies=report.load_studies())
     html_path = Path(paths["html"])
     print(f"report: {html_path} (open it in a browser), {paths['markdown']}, "
           f"{len(paths['plots'])} plots")

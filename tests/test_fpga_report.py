@@ -104,6 +104,33 @@ def test_html_report_is_static_and_every_reference_exists(tmp_path):
     assert "1.01× (100.0 / 99.0)" in markdown
 
 
+def test_studies_reach_the_report_and_the_readme(tmp_path):
+    studies = tmp_path / "studies"
+    report.write_study("b_study", "Second | study", ["Says `x`."],
+                       [{"caption": "Errors:", "headers": ["m", "mean"],
+                         "rows": [[3, 0.125], [4, "a|b"]]}], studies_dir=studies)
+    report.write_study("a_study", "First study", ["Only text."], [], studies_dir=studies)
+    loaded = report.load_studies(studies)
+    assert [s["name"] for s in loaded] == ["a_study", "b_study"]        # sorted by name
+    assert report.load_studies(tmp_path / "missing") == []
+    text = report.study_markdown(loaded[1])
+    assert text.splitlines()[:3] == ["## Second | study", "", "Says `x`."]
+    assert "| 3 | 0.125 |" in text and "| 4 | a\\|b |" in text      # cells escaped
+    paths = report.write_report([("Exact multipliers", _result(tmp_path))], tmp_path / "r",
+                                studies=loaded)
+    assert text in Path(paths["markdown"]).read_text()
+    assert "<h2>Second | study</h2>" in Path(paths["html"]).read_text()
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import _common
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- b_study:begin -->\nold\n<!-- b_study:end -->\nend\n")
+    _common.write_readme_section("b_study", text, readme)
+    assert readme.read_text() == f"intro\n<!-- b_study:begin -->\n{text}<!-- b_study:end -->\nend\n"
+    with pytest.raises(SystemExit, match="lacks the markers <!-- other:begin -->"):
+        _common.write_readme_section("other", text, readme)
+
+
 def test_progress_lines_without_a_terminal():
     stream = io.StringIO()
     with progress.Progress(2, workers=2, stream=stream, tty=False) as bar:

@@ -13,6 +13,11 @@ DEFAULT_UNITS = [
     ("fpmul", {"fmt": "bf16", "stages": 0}),
     ("fpmul", {"fmt": "fp32", "stages": 4}),
     ("fpmul", {"fmt": "fp4_e2m1", "out_fmt": "fp8_e4m3", "stages": 1}),
+    ("lmul", {"fmt": "bf16", "stages": 2}),
+    ("lmul", {"fmt": "fp8_e5m2", "carry": "formula", "subnormal_inputs": "normalize",
+              "stages": 3}),
+    ("dot", {"fmt": "fp8_e4m3", "lanes": 4, "stages": 2}),
+    ("dot", {"fmt": "bf16", "lanes": 3, "mul": "exact", "acc": "kulisch", "stages": 1}),
 ]
 
 

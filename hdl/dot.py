@@ -1,0 +1,256 @@
+"""Dot-product units: lanes of L-Mul (or exact) multipliers, an adder tree, an accumulator.
+
+The golden model is `golden.dot.dot`; the bench is tb/test_dot.py.
+"""
+
+import types
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import dot as golden_dot, formats
+from . import floatcore
+from .fpmul import FPMul
+from .lmul import LMul
+from .pipeline import Pipeline, check_stages
+
+__all__ = ["Dot", "fp_add"]
+
+
+def _wire(m, value, name):
+    wire = Signal(value.shape(), name=name)
+    m.d.comb += wire.eq(value)
+    return wire
+
+
+def fp_add(m, fmt, x, y, name):
+    """Combinational adder of two codes of `fmt`, rounded once (RNE): `golden.dot.add`.
+
+    The operand of larger magnitude is aligned with three extra bits (guard, round and a
+    sticky bit that collects everything shifted out), added or subtracted, normalized by
+    a leading-zero count and rounded by `floatcore.round_pack`, which also handles
+    subnormal results and overflow. Returns the result code (a signal).
+    """
+    bits, mb = fmt.bits, fmt.man_bits
+    x, y = _wire(m, x, f"{name}_x"), _wire(m, y, f"{name}_y")
+    swap = _wire(m, y[:bits - 1] > x[:bits - 1], f"{name}_swap")
+    big = _wire(m, Mux(swap, y, x), f"{name}_big")
+    small = _wire(m, Mux(swap, x, y), f"{name}_small")
+    ub = floatcore.unpack(m, fmt, big, f"{name}_b")
+    us = floatcore.unpack(m, fmt, small, f"{name}_s")
+    width = mb + 4                                   # hidden bit, fraction, G, R, S
+    d = _wire(m, ub["exp"] - us["exp"], f"{name}_d")    # >= 0: |big| >= |small|
+    dc = Signal(range(width + 1), name=f"{name}_shift")
+    m.d.comb += dc.eq(Mux(d > width, width, d))
+    small_ext = _wire(m, Cat(Const(0, 3), us["sig"]), f"{name}_small_ext")
+    lost = (small_ext & ((Const(1, width + 1) << dc) - 1)[:width]) != 0
+    aligned = _wire(m, (small_ext >> dc) | lost, f"{name}_aligned")
+    big_ext = Cat(Const(0, 3), ub["sig"])
+    subtract = _wire(m, ub["sign"] ^ us["sign"], f"{name}_subtract")
+    total = Signal(width + 1, name=f"{name}_sum")
+    m.d.comb += total.eq(Mux(subtract, big_ext - aligned, big_ext + aligned))
+    lz = floatcore.leading_zeros(m, total, f"{name}_lz")
+    normalized = Signal(width + 1, name=f"{name}_norm")
+    m.d.comb += normalized.eq(total << lz)
+    exp = Signal(signed(len(ub["exp"]) + 2), name=f"{name}_exp")
+    m.d.comb += exp.eq(ub["exp"] + 1 - lz)           # total's top bit weighs 2^(exp_b + 1)
+    zero = _wire(m, total == 0, f"{name}_zero")
+    sign = _wire(m, Mux(zero, ub["sign"] & us["sign"], ub["sign"]), f"{name}_sign")
+    rounded = floatcore.round_pack(m, fmt, sign, exp, normalized, name)
+    nan = ub["nan"] | us["nan"] | (ub["inf"] & us["inf"] & subtract)
+    return floatcore.select_code(m, fmt, sign=sign, nan=nan if fmt.has_nan else None,
+                                 inf=ub["inf"] if fmt.has_inf else None, zero=zero,
+                                 rounded=rounded, name=f"{name}_r")
+
+
+def _to_float(m, fmt, value, lsb, name):
+    """The two's complement fixed-point `value` (weight of bit 0: 2^lsb) rounded once into
+    `fmt`: returns the dict of `floatcore.round_pack` and the sign and zero flags."""
+    width = len(value)
+    negative = value[width - 1]
+    magnitude = _wire(m, Mux(negative, -value, value)[:width], f"{name}_mag")
+    lz = floatcore.leading_zeros(m, magnitude, f"{name}_lz")
+    normalized = Signal(width, name=f"{name}_norm")
+    m.d.comb += normalized.eq(magnitude << lz)
+    exp = Signal(signed(max(width, abs(lsb) + width).bit_length() + 2), name=f"{name}_exp")
+    m.d.comb += exp.eq(lsb + width - 1 - lz)
+    zero = _wire(m, magnitude == 0, f"{name}_zero")
+    rounded = floatcore.round_pack(m, fmt, negative, exp, normalized, name)
+    return rounded, negative, zero
+
+
+class Dot(wiring.Component):
+    """Dot-product unit: `lanes` multipliers, an adder tree and an accumulator, streaming.
+
+    Each input beat carries `lanes` operand pairs and a ``last`` flag; the products of a
+    beat are reduced by an adder tree and added to the accumulator; the beat with ``last``
+    set ends the vector: its result leaves on ``o`` and the accumulator restarts at zero.
+    Bit-exact with ``golden.dot.dot(a, b, fmt, lanes=, mul=, acc=, guard_bits=, out_fmt=,
+    carry=, offset=, subnormal_inputs=)`` (see its docstring for the arithmetic).
+
+    - ``mul="lmul"``: `hdl.lmul.LMul` lanes (the L-Mul parameters apply); ``mul="exact"``:
+      `hdl.fpmul.FPMul` lanes, for comparison.
+    - ``acc="fp32"``: FP32 products, a tree of FP32 adders (`fp_add`, RNE each) and an FP32
+      accumulator adder in a one-cycle loop.
+    - ``acc="kulisch"``: exact products (in `golden.dot.product_format`), shifted into a
+      two's complement fixed-point accumulator of `golden.dot.kulisch_range` bits (exact
+      for vectors of up to 2^guard_bits terms), NaN/Inf flags alongside; the sum is rounded
+      once into `out_fmt` when the vector ends.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+        Operand format.
+    lanes : int
+        Multipliers, 1..64.
+    mul : str
+        ``"lmul"`` or ``"exact"``.
+    acc : str
+        ``"fp32"`` or ``"kulisch"``.
+    guard_bits : int
+        Kulisch accumulator headroom: exact for up to 2^guard_bits terms per vector.
+    out_fmt : FloatFormat or None
+        Result format: FP32 (default; the only choice with ``acc="fp32"``).
+    carry, offset, subnormal_inputs :
+        L-Mul parameters (`hdl.lmul.LMul`); only with ``mul="lmul"``.
+    stages : int
+        Pipeline registers before the accumulator, 0..2: after the products, then after
+        the adder tree.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": ArrayLayout(fmt.bits, lanes),
+                                          "b": ArrayLayout(fmt.bits, lanes), "last": 1})))
+        Operand beats.
+    o : Out(stream.Signature(out_fmt.bits))
+        One result per vector.
+    latency : int
+        Cycles from accepting a vector's last beat to its result on ``o`` (stages + 1).
+    ops_per_cycle : int
+        Multiply-adds per cycle at full throughput (`lanes`).
+    """
+
+    CUT_POINTS = ("products", "tree")
+
+    def __init__(self, *, fmt, lanes=4, mul="lmul", acc="fp32", guard_bits=16, out_fmt=None,
+                 carry="integer", offset="paper", subnormal_inputs="flush", stages=0):
+        stages = check_stages(stages, self.CUT_POINTS)
+        lanes, guard_bits, out_fmt = golden_dot.check_params(
+            fmt, lanes, mul, acc, guard_bits, out_fmt,
+            {"carry": carry, "offset": offset, "subnormal_inputs": subnormal_inputs})
+        self.fmt, self.lanes, self.mul, self.acc = fmt, lanes, mul, acc
+        self.guard_bits, self.out_fmt, self.stages = guard_bits, out_fmt, stages
+        self.carry, self.offset, self.subnormal_inputs = carry, offset, subnormal_inputs
+        self.ops_per_cycle = lanes
+        beat = data.StructLayout({"a": data.ArrayLayout(fmt.bits, lanes),
+                                  "b": data.ArrayLayout(fmt.bits, lanes), "last": 1})
+        super().__init__({"i": In(stream.Signature(beat)),
+                          "o": Out(stream.Signature(out_fmt.bits))})
+
+    @property
+    def latency(self):
+        return self.stages + 1
+
+    def _lane(self, product_fmt):
+        if self.mul == "lmul":
+            return LMul(fmt=self.fmt, carry=self.carry, offset=self.offset,
+                        out_fmt=product_fmt, subnormal_inputs=self.subnormal_inputs)
+        return FPMul(fmt=self.fmt, out_fmt=product_fmt)
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, lanes = self.fmt, self.lanes
+        kulisch = self.acc == "kulisch"
+        if kulisch:
+            pf = golden_dot.product_format(fmt, mul=self.mul, carry=self.carry,
+                                           subnormal_inputs=self.subnormal_inputs)
+            lsb, width = golden_dot.kulisch_range(
+                fmt, mul=self.mul, carry=self.carry, subnormal_inputs=self.subnormal_inputs,
+                guard_bits=self.guard_bits)
+        else:
+            pf = formats.FP32
+
+        # The accumulator takes a beat when its output register is free or being read.
+        take = types.SimpleNamespace(valid=Signal(name="beat_valid"),
+                                     ready=Signal(name="beat_ready"),
+                                     payload=Signal(name="beat_unused"))
+        pipe = Pipeline(m, self.i, take, self.CUT_POINTS[:self.stages])
+
+        products = []
+        for index in range(lanes):                  # combinational multipliers
+            unit = m.submodules[f"lane{index}"] = self._lane(pf)
+            m.d.comb += [unit.i.valid.eq(1), unit.o.ready.eq(1),
+                         unit.i.payload.a.eq(self.i.payload.a[index]),
+                         unit.i.payload.b.eq(self.i.payload.b[index])]
+            products.append(unit.o.payload)
+        v = pipe.stage("products", last=self.i.payload.last,
+                       **{f"p{index}": p for index, p in enumerate(products)})
+        products = [v[f"p{index}"] for index in range(lanes)]
+
+        if kulisch:
+            terms, nan, pos_inf, neg_inf = [], [], [], []
+            for index, code in enumerate(products):
+                u = floatcore.unpack(m, pf, code, f"k{index}")
+                # value = sig * 2^(exp - m_P) = (sig << shift) * 2^lsb
+                shift = Signal(range(width), name=f"k{index}_shift")
+                m.d.comb += shift.eq(u["exp"] - pf.man_bits - lsb)
+                aligned = _wire(m, (u["sig"] << shift)[:width], f"k{index}_aligned")
+                finite = ~(u["zero"] | u["inf"] | u["nan"])
+                term = Signal(width, name=f"k{index}_term")
+                m.d.comb += term.eq(Mux(finite, Mux(u["sign"], -aligned, aligned), 0))
+                terms.append(term)
+                nan.append(u["nan"])
+                pos_inf.append(u["inf"] & ~u["sign"])
+                neg_inf.append(u["inf"] & u["sign"])
+            total = Signal(width, name="tree_sum")       # modulo 2^width: exact, see range
+            m.d.comb += total.eq(sum(terms[1:], terms[0]))
+            v = pipe.stage("tree", last=v["last"], total=total, nan=Cat(*nan).any(),
+                           pos_inf=Cat(*pos_inf).any(), neg_inf=Cat(*neg_inf).any())
+        else:
+            level, depth = list(products), 0
+            while len(level) > 1:
+                nxt = [fp_add(m, pf, level[j], level[j + 1], f"t{depth}_{j // 2}")
+                       for j in range(0, len(level) - 1, 2)]
+                if len(level) % 2:
+                    nxt.append(level[-1])
+                level, depth = nxt, depth + 1
+            v = pipe.stage("tree", last=v["last"], total=level[0])
+
+        # Accumulator: one register, a one-cycle loop; restarts after each last beat.
+        out_valid = Signal(name="out_valid")
+        out_code = Signal(self.out_fmt.bits, name="out_code", reset_less=True)
+        first = Signal(init=1, name="first")
+        m.d.comb += take.ready.eq(~out_valid | self.o.ready)
+        if kulisch:
+            acc = Signal(width, name="acc", reset_less=True)
+            flags = Signal(3, name="acc_flags", reset_less=True)          # NaN, +Inf, -Inf seen
+            acc_next = Signal(width, name="acc_next")       # modulo 2^width, as acc
+            m.d.comb += acc_next.eq(Mux(first, 0, acc) + v["total"])
+            flags_next = _wire(m, Mux(first, 0, flags)
+                               | Cat(v["nan"], v["pos_inf"], v["neg_inf"]), "flags_next")
+            rounded, negative, zero = _to_float(m, self.out_fmt, acc_next.as_signed(), lsb,
+                                                "result")
+            nan = flags_next[0] | (flags_next[1] & flags_next[2])
+            inf = flags_next[1] | flags_next[2]
+            # An Inf result takes the sign of the Inf products; an exact zero is +0.
+            sign = _wire(m, Mux(inf, flags_next[2], negative & ~zero), "result_sign")
+            result = floatcore.select_code(m, self.out_fmt, sign=sign, rounded=rounded,
+                                           nan=nan, inf=inf, zero=zero, name="result_r")
+            state = [(acc, acc_next), (flags, flags_next)]
+        else:
+            acc = Signal(32, name="acc", reset_less=True)
+            result = fp_add(m, formats.FP32, Mux(first, 0, acc), v["total"], "acc")
+            state = [(acc, result)]
+        with m.If(take.valid & take.ready):
+            m.d.sync += [reg.eq(value) for reg, value in state]
+            m.d.sync += first.eq(v["last"])
+            with m.If(v["last"]):
+                m.d.sync += [out_code.eq(result), out_valid.eq(1)]
+            with m.Elif(self.o.ready):
+                m.d.sync += out_valid.eq(0)
+        with m.Elif(self.o.ready):
+            m.d.sync += out_valid.eq(0)
+        m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out_code)]
+        pipe.finish(Const(0, 1))
+        return m

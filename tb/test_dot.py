@@ -1,0 +1,205 @@
+"""hdl/dot.py against golden.dot.dot, bit for bit.
+
+Operand sets (NNRTL_VECTORS):
+- ``"exhaustive"`` (8-bit formats): every one of the 65,536 operand pairs reaches every
+  lane (a different random order per lane), then 10,000 beats of finite random operands;
+- ``"random:N"``: N beats of random codes, mostly finite (2% from the directed special
+  values), exponents spread so that sums cancel, overflow and underflow;
+- ``"adder:N"``: N beats with every b = 1.0 (with exact multipliers the products are the
+  a operands themselves): the FP32 adder tree and accumulator see arbitrary FP32 pairs.
+
+The beats are cut into vectors of 1..8 beats at random (the ``last`` flag); each result
+is compared with the golden model. Random stalls on both sides (NNRTL_STALL).
+"""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from golden import dot, formats
+from tb import compare, harness, vectors
+
+# (params, operand set)
+CASES = [
+    ({"fmt": "fp8_e4m3", "lanes": 4, "stages": 1}, "exhaustive"),
+    ({"fmt": "fp8_e4m3", "lanes": 4, "mul": "exact", "stages": 0}, "exhaustive"),
+    ({"fmt": "fp8_e4m3", "lanes": 4, "acc": "kulisch", "stages": 2}, "exhaustive"),
+    ({"fmt": "fp8_e5m2", "lanes": 3, "acc": "kulisch", "carry": "formula", "offset": "none",
+      "subnormal_inputs": "normalize", "stages": 1}, "exhaustive"),
+    ({"fmt": "fp8_e5m2", "lanes": 2, "mul": "exact", "acc": "kulisch", "out_fmt": "bf16",
+      "stages": 0}, "exhaustive"),
+    ({"fmt": "bf16", "lanes": 4, "stages": 2}, "random:30000"),
+    ({"fmt": "bf16", "lanes": 2, "mul": "exact", "stages": 1}, "random:20000"),
+    ({"fmt": "bf16", "lanes": 2, "acc": "kulisch", "stages": 1}, "random:5000"),
+    ({"fmt": "fp16", "lanes": 4, "acc": "kulisch", "carry": "formula", "stages": 2},
+     "random:20000"),
+    ({"fmt": "fp32", "lanes": 2, "mul": "exact", "stages": 1}, "adder:100000"),
+]
+
+
+def _id(case):
+    params, mode = case
+    extra = "-".join(f"s{v}" if k == "stages" else str(v) for k, v in params.items()
+                     if k not in ("fmt", "lanes"))
+    return f"{params['fmt']}-x{params['lanes']}-{extra}-{mode.replace(':', '')}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_dot(case):
+    params, mode = case
+    harness.run_bench("dot", params, "tb.test_dot", extra_env={"NNRTL_VECTORS": mode})
+
+
+@pytest.mark.parametrize("params, exc, message", [
+    ({"fmt": "fp8_e4m3", "lanes": 0}, ValueError, r"lanes must be in 1\.\.64, not 0"),
+    ({"fmt": "fp8_e4m3", "lanes": 2.0}, TypeError, r"lanes must be a positive integer"),
+    ({"fmt": "fp8_e4m3", "mul": "approx"}, ValueError, r"mul must be one of 'lmul', 'exact'"),
+    ({"fmt": "fp8_e4m3", "acc": "fp16"}, ValueError, r"acc must be one of 'fp32', 'kulisch'"),
+    ({"fmt": "fp8_e4m3", "guard_bits": 0}, ValueError, r"guard_bits must be in 1\.\.32"),
+    ({"fmt": "fp8_e4m3", "out_fmt": "bf16"}, ValueError,
+     r"out_fmt must be fp32 \(the accumulator's format\) with acc='fp32'"),
+    ({"fmt": "fp8_e4m3", "acc": "kulisch", "out_fmt": "fp4_e2m1"}, ValueError,
+     r"out_fmt fp4_e2m1 has no NaN"),
+    ({"fmt": "fp8_e4m3", "offset": 9}, ValueError, r"offset must be in 0\.\.7 ulps"),
+    ({"fmt": "fp8_e4m3", "mul": "exact", "carry": "formula"}, ValueError,
+     r"carry, offset and subnormal_inputs apply to mul='lmul' only"),
+    ({"fmt": formats.FloatFormat(11, 20)}, ValueError, r"acc='fp32' needs products"),
+    ({"fmt": "fp8_e4m3", "stages": 3}, ValueError, r"stages must be in 0\.\.2, not 3"),
+])
+def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
+    with pytest.raises(exc, match=message):
+        harness.run_bench("dot", params, "tb.test_dot")
+
+
+def test_unit_reports_its_parameters():
+    from hdl import verilog
+    unit = verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 8, "stages": 2})
+    assert (unit.latency, unit.ops_per_cycle) == (3, 8)
+    assert unit.o.payload.shape().width == 32
+
+
+# --- operand sets ---------------------------------------------------------------------------
+
+def _random_codes(fmt, count, rng, special_rate=0.02):
+    """Random codes: mostly finite with exponent fields from the whole range, a few
+    directed special values."""
+    codes = rng.integers(0, 1 << fmt.bits, size=count, dtype=np.uint64)
+    _, _, _, nan, inf = fmt.decompose(codes)
+    directed = vectors.float_directed(fmt)
+    finite = directed[~(fmt.decompose(directed)[3] | fmt.decompose(directed)[4])]
+    while (nan | inf).any():                       # resample the specials
+        codes[nan | inf] = rng.integers(0, 1 << fmt.bits, size=int((nan | inf).sum()),
+                                        dtype=np.uint64)
+        _, _, _, nan, inf = fmt.decompose(codes)
+    pick = rng.random(count)
+    codes = np.where(pick < special_rate, rng.choice(directed, size=count), codes)
+    codes = np.where((pick >= special_rate) & (pick < 2 * special_rate),
+                     rng.choice(finite, size=count), codes)
+    return codes
+
+
+def operand_beats(fmt, lanes, mode, rng):
+    """(a, b): code arrays of shape (beats, lanes)."""
+    kind, _, count = mode.partition(":")
+    if kind == "exhaustive":
+        pa, pb = vectors.exhaustive_pairs(fmt.bits)
+        order = [rng.permutation(pa.size) for _ in range(lanes)]
+        a = np.stack([pa[o] for o in order], axis=1)
+        b = np.stack([pb[o] for o in order], axis=1)
+        extra = 10000
+        ra = _random_codes(fmt, extra * lanes, rng, special_rate=0).reshape(extra, lanes)
+        rb = _random_codes(fmt, extra * lanes, rng, special_rate=0).reshape(extra, lanes)
+        return np.concatenate([a, ra]), np.concatenate([b, rb])
+    if kind == "random" and count.isdigit():
+        n = int(count)
+        return (_random_codes(fmt, n * lanes, rng).reshape(n, lanes),
+                _random_codes(fmt, n * lanes, rng).reshape(n, lanes))
+    if kind == "adder" and count.isdigit():
+        n = int(count)
+        a = _random_codes(fmt, n * lanes, rng).reshape(n, lanes)
+        # Half the beats: lane values with nearby exponents (cancellation, carries).
+        half = n // 2
+        near = a[:half, :1] ^ rng.integers(0, 1 << (fmt.man_bits + 2), size=(half, lanes),
+                                           dtype=np.uint64)
+        near ^= rng.integers(0, 2, size=(half, lanes), dtype=np.uint64) << np.uint64(
+            fmt.bits - 1)
+        a[:half] = near
+        one = int(fmt.encode(np.array([1.0]))[0])
+        return a, np.full(a.shape, one, dtype=np.uint64)
+    raise ValueError(f"mode must be 'exhaustive', 'random:N' or 'adder:N', not {mode!r}")
+
+
+def vector_lengths(beats, rng, longest=8):
+    """Beats per vector, 1..longest at random, summing to `beats`."""
+    lengths = []
+    while beats > 0:
+        n = min(int(rng.integers(1, longest + 1)), beats)
+        lengths.append(n)
+        beats -= n
+    return lengths
+
+
+def golden_results(unit, a, b, lengths):
+    """Golden result of every vector, grouping vectors of equal length."""
+    params = dict(lanes=unit.lanes, mul=unit.mul, acc=unit.acc, guard_bits=unit.guard_bits,
+                  out_fmt=unit.out_fmt)
+    if unit.mul == "lmul":
+        params.update(carry=unit.carry, offset=unit.offset,
+                      subnormal_inputs=unit.subnormal_inputs)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    out = np.zeros(len(lengths), dtype=np.uint64)
+    lengths = np.asarray(lengths)
+    for n in np.unique(lengths):
+        which = np.flatnonzero(lengths == n)
+        rows = starts[which][:, None] + np.arange(n)[None, :]
+        va = a[rows].reshape(which.size, n * unit.lanes)
+        vb = b[rows].reshape(which.size, n * unit.lanes)
+        out[which] = dot.dot(va, vb, unit.fmt, **params)
+    return out
+
+
+try:
+    import cocotb
+except ImportError:          # pytest collection without cocotb: only the runners above
+    cocotb = None
+
+if cocotb is not None:
+    from tb import stream
+
+    @cocotb.test()
+    async def dot_stream(dut):
+        """Stream beats through the DUT with random stalls; compare every vector's result."""
+        unit = harness.bench_unit()
+        seed = cocotb.RANDOM_SEED
+        rng = np.random.default_rng(seed)
+        stall = float(os.environ.get("NNRTL_STALL", "0.2"))
+        a, b = operand_beats(unit.fmt, unit.lanes,
+                             os.environ.get("NNRTL_VECTORS", "random:2000"), rng)
+        lengths = vector_lengths(a.shape[0], rng)
+        expected = golden_results(unit, a, b, lengths)
+        last = np.zeros(a.shape[0], dtype=np.uint64)
+        last[np.cumsum(lengths) - 1] = 1
+        bits = unit.fmt.bits
+        shifts = [i * bits for i in range(unit.lanes)]
+        packed_a = [sum(int(c) << s for c, s in zip(row, shifts)) for row in a.tolist()]
+        packed_b = [sum(int(c) << s for c, s in zip(row, shifts)) for row in b.tolist()]
+        layout = unit.i.payload.shape()
+        driver = stream.StreamDriver(dut, "i", stream.pack(layout, a=packed_a, b=packed_b,
+                                                           last=last), rng, stall=stall)
+        monitor = stream.StreamMonitor(dut, "o", len(lengths), rng, stall=stall)
+        await stream.reset(dut)
+        start = time.perf_counter()
+        cycles = await stream.run_stream(dut, driver, monitor,
+                                         drain_cycles=unit.latency + 4)
+        seconds = time.perf_counter() - start
+        dut._log.info(f"{len(lengths)} vectors, {a.size} products in {cycles} cycles, "
+                      f"{cycles / seconds:,.0f} cycles/s (seed {seed})")
+        harness.record_stats(vectors=len(lengths), products=int(a.size), cycles=cycles,
+                             stream_seconds=seconds)
+        first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        compare.assert_codes_equal(
+            monitor.received, expected, seed=seed, out_fmt=unit.out_fmt, what="result",
+            inputs={"first a": (a[first, 0], unit.fmt), "first b": (b[first, 0], unit.fmt),
+                    "beats": (np.asarray(lengths), None)})
