@@ -15,6 +15,7 @@ Example (``designs/default.toml`` is the set `make` builds)::
     unit = "fpmul"
     family = "Exact FP multipliers"          # report section; default: the unit name
     params = { fmt = ["fp8_e4m3", "bf16"], stages = 2 }   # lists are grid axes
+    # params = [{ fmt = "bf16", stages = [0, 2] }, { fmt = "fp32", stages = 5 }]  # grids' union
 
     [[compare]]                   # ratio tables: results matching `a` against `b`
     title = "DSP blocks vs LUT-only"
@@ -139,8 +140,12 @@ def _settings(raw, where, base):
 
 
 def _grid(params, where):
+    if isinstance(params, list) and params:          # an array of tables: their grids, in turn
+        return [p for index, table in enumerate(params)
+                for p in _grid(table, f"{where}: params[{index}]")]
     if not isinstance(params, dict):
-        raise DesignError(f"{where}: params must be a table, not {params!r}")
+        raise DesignError(f"{where}: params must be a table or a non-empty array of tables, "
+                          f"not {params!r}")
     axes = []
     for name, value in params.items():
         values = _as_list(value)

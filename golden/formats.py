@@ -760,8 +760,12 @@ PRESETS = {f.name: f for f in (FP32, FP16, BF16, FP8_E4M3, FP8_E5M2, FP6_E3M2, F
 def format_from_name(name):
     """The format called `name` (case-insensitive).
 
-    Accepts the preset names (``PRESETS``), ``intN``/``uintN`` (IntFormat) and
-    ``positN_ES`` (PositFormat(N, ES)). Raises ValueError for anything else.
+    Accepts the preset names (``PRESETS``), ``intN``/``uintN`` (IntFormat),
+    ``positN_ES`` (PositFormat(N, ES)) and ``eEmM`` with optional suffixes: FloatFormat(E, M)
+    with IEEE specials, or with ``_ftz`` no subnormals, ``_fn``/``_fnuz``/``_none`` those
+    specials, ``_sat`` saturating overflow (e.g. ``e8m7_ftz``: bfloat16 flushing to zero;
+    ``e9m7``: one more exponent bit). A name that spells a preset returns the preset.
+    Raises ValueError for anything else.
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, not {name!r}")
@@ -774,5 +778,21 @@ def format_from_name(name):
     match = re.fullmatch(r"posit(\d+)_(\d+)", key)
     if match:
         return PositFormat(int(match.group(1)), int(match.group(2)))
+    match = re.fullmatch(r"e(\d+)m(\d+)((?:_(?:ftz|fn|fnuz|none|sat))*)", key)
+    if match:
+        suffixes = match.group(3).split("_")[1:]
+        specials = [x for x in suffixes if x in ("fn", "fnuz", "none")]
+        if len(set(suffixes)) != len(suffixes) or len(specials) > 1:
+            raise ValueError(f"format {name!r} repeats a suffix or names two kinds of "
+                             f"specials")
+        fmt = FloatFormat(int(match.group(1)), int(match.group(2)),
+                          subnormals="ftz" not in suffixes,
+                          specials=specials[0] if specials else "ieee",
+                          overflow="saturate" if "sat" in suffixes else "inf", name=key)
+        for preset in PRESETS.values():
+            if preset == fmt:
+                return preset
+        return fmt
     raise ValueError(f"unknown format {name!r}; known formats: {', '.join(PRESETS)}, "
-                     f"intN, uintN (N in 1..64), positN_ES (e.g. posit8_0, posit16_1)")
+                     f"intN, uintN (N in 1..64), positN_ES (e.g. posit8_0, posit16_1), "
+                     f"eEmM[_ftz][_fn|_fnuz|_none][_sat] (e.g. e8m7_ftz)")

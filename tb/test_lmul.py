@@ -53,6 +53,11 @@ OTHER = [
       "out_fmt": formats.FloatFormat(9, 7)}, "random:200000"),
     ({"fmt": "fp16", "carry": "formula", "offset": 100, "stages": 3}, "random:200000"),
     ({"fmt": "fp32", "subnormal_inputs": "normalize", "stages": 2}, "random:200000"),
+    # Flush-to-zero results (the designs/lmul.toml area comparison).
+    ({"fmt": "fp8_e5m2", "out_fmt": "e5m2_ftz", "stages": 1}, "exhaustive"),
+    ({"fmt": "bf16", "out_fmt": "e8m7_ftz", "stages": 0}, "random:200000"),
+    ({"fmt": "fp16", "out_fmt": "e5m10_ftz", "stages": 3}, "random:200000"),
+    ({"fmt": "fp32", "out_fmt": "e8m23_ftz", "stages": 0}, "random:200000"),
 ]
 
 
@@ -76,6 +81,8 @@ def test_lmul_fp8_exhaustive(case):
                          ids=[f"{p['fmt']}-{mode}-s{p['stages']}".replace(" ", "")
                               + ("-raw" if p.get("special_values") is False else "")
                               + (f"-{p['carry']}" if "carry" in p else "")
+                              + (f"-to-{p['out_fmt']}".replace(" ", "") if "out_fmt" in p
+                                 else "")
                               for p, mode in OTHER])
 def test_lmul_other(params, mode):
     harness.run_bench("lmul", params, "tb.test_lmul", extra_env={"NNRTL_VECTORS": mode})

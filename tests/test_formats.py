@@ -391,6 +391,21 @@ def test_formats_are_frozen_and_hashable():
         a.exp_bits = 5
 
 
+def test_float_format_names():
+    assert formats.format_from_name("e8m7") is formats.BF16            # presets win
+    assert formats.format_from_name("E4M3_fn") is formats.FP8_E4M3
+    ftz = formats.format_from_name("e8m7_ftz")
+    assert ftz == FloatFormat(8, 7, subnormals=False) and str(ftz) == "e8m7_ftz"
+    assert formats.format_from_name("e3m2_sat_none") == formats.FP6_E3M2
+    assert formats.format_from_name("e9m7").bias == 255
+    with pytest.raises(ValueError, match=r"'e4m3_fn_fnuz' repeats a suffix or names two"):
+        formats.format_from_name("e4m3_fn_fnuz")
+    with pytest.raises(ValueError, match=r"exp_bits must be in 2\.\.11"):
+        formats.format_from_name("e1m2")
+    with pytest.raises(ValueError, match=r"unknown format 'e4m3_xyz'.*eEmM\[_ftz\]"):
+        formats.format_from_name("e4m3_xyz")
+
+
 def test_format_from_name():
     assert formats.format_from_name("int8") == IntFormat(8, True)
     assert formats.format_from_name("UInt16") == IntFormat(16, False)

@@ -80,6 +80,17 @@ def test_design_set_expands(tmp_path):
     assert design_set.compares[0].match == ("unit", "params", "target", "seed")
 
 
+def test_params_array_is_the_union_of_its_grids(tmp_path):
+    text = GOOD.replace('params = { fmt = ["fp4_e2m1", "fp8_e4m3"], stages = [0, 2] }',
+                        'params = [{ fmt = "bf16", stages = [0, 2] }, { fmt = "fp32" }]')
+    instances = designs.unit_instances(designs.load(_design_set(text, tmp_path)))
+    assert [p for _, p in instances] == [{"fmt": "bf16", "stages": 0},
+                                         {"fmt": "bf16", "stages": 2}, {"fmt": "fp32"}]
+    with pytest.raises(designs.DesignError, match=r"params\[1\]: params must be a table or a "
+                                                  r"non-empty array of tables, not 3"):
+        designs.load(_design_set(text.replace('{ fmt = "fp32" }', "3"), tmp_path))
+
+
 @pytest.mark.parametrize("old,new,message", [
     ("stages = [0, 2]", "stages = [0, 9]",
      r"set\.toml: design 1 \(fpmul\): fpmul\(fmt='fp4_e2m1', stages=9\): "
@@ -113,6 +124,20 @@ def test_default_design_set_covers_the_issue():
         for variant in ("dsp", "nodsp"):
             assert (fmt, "ecp5-85f", variant) in runs
     designs.load(ROOT / "designs" / "full.toml")
+
+
+def test_lmul_design_set_covers_the_issue():
+    design_set = designs.load(ROOT / "designs" / "lmul.toml")
+    runs = {(job.unit, job.params["fmt"], job.variant, job.params.get("stages"))
+            for _, job in designs.jobs(design_set)}
+    for fmt in ("fp8_e4m3", "fp8_e5m2", "bf16", "fp16", "fp32"):
+        for variant in ("dsp", "nodsp"):
+            for unit in ("lmul", "fpmul"):
+                assert (unit, fmt, variant, 0) in runs
+        assert ("lmul", fmt, "nodsp", 0) in runs
+    lanes = {(job.params["lanes"], job.params["mul"]) for _, job in designs.jobs(design_set)
+             if job.unit == "dot"}
+    assert lanes == {(n, mul) for n in (4, 8, 16) for mul in ("lmul", "exact")}
 
 
 def _script(*args, env=None):
