@@ -175,8 +175,9 @@ class LMul(wiring.Component):
     special_values : bool
         True (default); False for the bare adder (unsafe, see above).
     stages : int
-        Pipeline registers, 0..3. They are placed, in this order, after the sum, at the
-        output, and after operand decoding.
+        Pipeline registers, 0..4. They are placed, in this order, after the sum, at the
+        output, after operand decoding, and after the result's classification (overflow,
+        underflow, the subnormal shift) before the final code selection.
 
     Members
     -------
@@ -192,7 +193,7 @@ class LMul(wiring.Component):
         The offset in ulps of 2^-m.
     """
 
-    CUT_POINTS = ("sum", "output", "decoded")
+    CUT_POINTS = ("sum", "output", "decoded", "classified")
     ops_per_cycle = 1
 
     def __init__(self, *, fmt, carry="integer", offset="paper", out_fmt=None,
@@ -303,7 +304,8 @@ class LMul(wiring.Component):
         sign = _wire(m, v["sign"], "sign")
         normal = Cat(Const(0, pad), rounded)[:out_fmt.bits - 1]
         if not self.special_values:
-            v = pipe.stage("output", code=Cat(normal, sign))
+            v = pipe.stage("classified", code=Cat(normal, sign))
+            v = pipe.stage("output", code=v["code"])
             pipe.finish(v["code"])
             return m
 
@@ -319,20 +321,24 @@ class LMul(wiring.Component):
         overflow = Const(0, 1)
         if can_overflow:
             overflow = _at_least(m, rounded, (out_fmt.max_code >> pad) + 1, "overflow")
+        # The subnormal path's rounding increment comes after the "classified" cut point;
+        # whether the result rounds to zero is known before it (kept = 0, no round-up).
+        tiny, kept, round_up = Const(0, 1), Const(0, 1), Const(0, 1)
         if not can_underflow:
-            magnitude, underflow_zero = normal, Const(0, 1)
+            underflow_zero = Const(0, 1)
         elif out_fmt.subnormals:
             exact_frac = mb if self.carry == "integer" else mb + 1
-            tiny, sub_magnitude = self._denormalize(m, exact, exact_frac)
-            magnitude = Mux(tiny, sub_magnitude, normal)
-            underflow_zero = tiny & (sub_magnitude == 0)
+            tiny, kept, round_up = self._denormalize(m, exact, exact_frac)
+            underflow_zero = tiny & (kept == 0) & ~round_up
         else:
-            magnitude = normal
             underflow_zero = ~_at_least(m, rounded, 1 << frac_bits, "normal")   # flush
-        result = {"code": Cat(magnitude[:out_fmt.bits - 1], sign), "overflow": overflow,
-                  "underflow_zero": underflow_zero}
+        v = pipe.stage("classified", sign=sign, normal=normal, tiny=tiny, kept=kept,
+                       round_up=round_up, overflow=overflow, underflow_zero=underflow_zero,
+                       nan=v["nan"], inf=v["inf"], zero=v["zero"])
+        magnitude = Mux(v["tiny"], v["kept"] + v["round_up"], v["normal"])
+        v["code"] = Cat(magnitude[:out_fmt.bits - 1], v["sign"])
         code = _select_code(
-            m, out_fmt, sign=sign, rounded=result,
+            m, out_fmt, sign=v["sign"], rounded=v,
             nan=v["nan"] if fmt.has_nan or fmt.has_inf else None,
             inf=v["inf"] if fmt.has_inf else None, zero=v["zero"])
         v = pipe.stage("output", code=code)
@@ -343,8 +349,9 @@ class LMul(wiring.Component):
         """Results below out_fmt's normal range, rounded once onto its subnormal grid.
 
         `exact` = E * 2^frac_bits + F (signed), the exact value (2^frac_bits + F) *
-        2^(E - bias_out - frac_bits). Returns ``(tiny, magnitude)``: E <= 0, and the rounded
-        subnormal magnitude code (2^mo is the min normal, reached by rounding up).
+        2^(E - bias_out - frac_bits). Returns ``(tiny, kept, round_up)``: E <= 0, and the
+        subnormal magnitude code truncated and its round-to-nearest-even increment (kept +
+        round_up is the rounded magnitude; 2^mo, the min normal, is reached by rounding up).
         """
         mo = self.out_fmt.man_bits
         exp = exact[frac_bits:].as_signed()
@@ -367,7 +374,6 @@ class LMul(wiring.Component):
         kept, guard = above[1:], above[0]
         # Sticky: a one among the r1 bits below the guard bit, i.e. fewer trailing zeros.
         tz = _trailing_zeros(m, sig, "sub_tz")
-        magnitude = Signal(mo + 1, name="sub_magnitude")
-        m.d.comb += magnitude.eq(kept + (guard & ((tz < r1) | kept[0])))
+        round_up = _wire(m, guard & ((tz < r1) | kept[0]), "sub_round_up")
         tiny = ~_at_least(m, exp, 1, "not_tiny")
-        return _wire(m, tiny, "tiny"), magnitude
+        return _wire(m, tiny, "tiny"), _wire(m, kept, "sub_kept"), round_up

@@ -168,17 +168,13 @@ except ImportError:          # pytest collection without cocotb: only the runner
 if cocotb is not None:
     from tb import stream
 
-    @cocotb.test()
-    async def dot_stream(dut):
-        """Stream beats through the DUT with random stalls; compare every vector's result."""
-        unit = harness.bench_unit()
-        seed = cocotb.RANDOM_SEED
-        rng = np.random.default_rng(seed)
-        stall = float(os.environ.get("NNRTL_STALL", "0.2"))
-        a, b = operand_beats(unit.fmt, unit.lanes,
-                             os.environ.get("NNRTL_VECTORS", "random:2000"), rng)
-        lengths = vector_lengths(a.shape[0], rng)
-        expected = golden_results(unit, a, b, lengths)
+    async def stream_vectors(dut, unit, a, b, lengths, rng, *, stall):
+        """Reset the dot unit `dut` and stream beats through it with random stalls.
+
+        `a`, `b`: code arrays of shape (beats, lanes), cut into vectors of `lengths` beats
+        (the last beat of each carries ``last``). Returns (result codes as received, cycles,
+        seconds of simulation). Shared with tb/test_mlp_digits.py.
+        """
         last = np.zeros(a.shape[0], dtype=np.uint64)
         last[np.cumsum(lengths) - 1] = 1
         bits = unit.fmt.bits
@@ -193,13 +189,27 @@ if cocotb is not None:
         start = time.perf_counter()
         cycles = await stream.run_stream(dut, driver, monitor,
                                          drain_cycles=unit.latency + 4)
-        seconds = time.perf_counter() - start
+        return monitor.received, cycles, time.perf_counter() - start
+
+    @cocotb.test()
+    async def dot_stream(dut):
+        """Stream beats through the DUT with random stalls; compare every vector's result."""
+        unit = harness.bench_unit()
+        seed = cocotb.RANDOM_SEED
+        rng = np.random.default_rng(seed)
+        stall = float(os.environ.get("NNRTL_STALL", "0.2"))
+        a, b = operand_beats(unit.fmt, unit.lanes,
+                             os.environ.get("NNRTL_VECTORS", "random:2000"), rng)
+        lengths = vector_lengths(a.shape[0], rng)
+        expected = golden_results(unit, a, b, lengths)
+        received, cycles, seconds = await stream_vectors(dut, unit, a, b, lengths, rng,
+                                                         stall=stall)
         dut._log.info(f"{len(lengths)} vectors, {a.size} products in {cycles} cycles, "
                       f"{cycles / seconds:,.0f} cycles/s (seed {seed})")
         harness.record_stats(vectors=len(lengths), products=int(a.size), cycles=cycles,
                              stream_seconds=seconds)
         first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         compare.assert_codes_equal(
-            monitor.received, expected, seed=seed, out_fmt=unit.out_fmt, what="result",
+            received, expected, seed=seed, out_fmt=unit.out_fmt, what="result",
             inputs={"first a": (a[first, 0], unit.fmt), "first b": (b[first, 0], unit.fmt),
                     "beats": (np.asarray(lengths), None)})

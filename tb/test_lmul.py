@@ -39,6 +39,8 @@ FP8_MODES = [
     ("fp8_e5m2", "formula", "paper", 0, "flush", None),
     ("fp8_e5m2", "formula", "none", 3, "normalize", E6M3),
     ("fp8_e5m2", "formula", 3, 2, "flush", None),
+    ("fp8_e4m3", "integer", "paper", 4, "flush", None),    # fully pipelined, as synthesized
+    ("fp8_e5m2", "integer", "paper", 4, "flush", None),
 ]
 
 OTHER = [
@@ -53,6 +55,10 @@ OTHER = [
       "out_fmt": formats.FloatFormat(9, 7)}, "random:200000"),
     ({"fmt": "fp16", "carry": "formula", "offset": 100, "stages": 3}, "random:200000"),
     ({"fmt": "fp32", "subnormal_inputs": "normalize", "stages": 2}, "random:200000"),
+    # Fully pipelined, as designs/lmul.toml synthesizes them.
+    ({"fmt": "bf16", "stages": 4}, "random:200000"),
+    ({"fmt": "fp16", "stages": 4}, "random:200000"),
+    ({"fmt": "fp32", "stages": 4}, "random:200000"),
     # Flush-to-zero results, and one more exponent bit (the designs/lmul.toml comparison).
     ({"fmt": "fp8_e5m2", "out_fmt": "e5m2_ftz", "stages": 1}, "exhaustive"),
     ({"fmt": "bf16", "out_fmt": "e8m7_ftz", "stages": 0}, "random:200000"),
@@ -92,7 +98,7 @@ def test_lmul_other(params, mode):
 
 
 @pytest.mark.parametrize("params, exc, message", [
-    ({"fmt": "bf16", "stages": 4}, ValueError, r"stages must be in 0\.\.3, not 4"),
+    ({"fmt": "bf16", "stages": 5}, ValueError, r"stages must be in 0\.\.4, not 5"),
     ({"fmt": "bf16", "stages": 1.5}, TypeError, r"stages must be an integer, not 1\.5"),
     ({"fmt": formats.IntFormat(8, True)}, TypeError, r"fmt must be a FloatFormat"),
     ({"fmt": "fp8_e4m3", "carry": "exact"}, ValueError,
