@@ -10,12 +10,12 @@ UNIT    ?= fpmul
 PARAMS  ?= fmt=bf16
 
 .DEFAULT_GOAL := all
-.PHONY: all help setup main verilog smoke lint test bench synth report sweep clean distclean
+.PHONY: all help setup main verilog smoke lint test bench synth report sweep studies lmul-report clean distclean
 
 all: setup main ## set up .venv, then run the main job
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  variables: DESIGNS=$(DESIGNS) UNIT=$(UNIT) PARAMS='$(PARAMS)' TARGET= VARIANT= SEEDS= JOBS="
 	@echo "             SIM=verilator|icarus WAVES=1 (benches)"
 
@@ -56,6 +56,13 @@ report: setup ## synthesize a design set (cached) and write build/report/: make 
 
 sweep: setup ## run a design set's synthesis jobs in parallel: make sweep DESIGNS=...
 	$(PY) scripts/sweep.py $(DESIGNS) $(if $(JOBS),--jobs $(JOBS))
+
+studies: setup ## accuracy studies (L-Mul error, digits MLP) into README.md and build/studies/
+	$(PY) scripts/lmul_error.py --readme
+	$(PY) scripts/mlp_digits.py --readme
+
+lmul-report: setup ## L-Mul against exact multipliers (designs/lmul.toml): build/report-lmul/, README
+	$(PY) scripts/report.py --designs designs/lmul.toml --out build/report-lmul --readme lmul_area $(if $(JOBS),--jobs $(JOBS))
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache

@@ -320,7 +320,8 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
 
     Returns
     -------
-    dict with the paths written: ``markdown``, ``html``, ``json``, ``plots``.
+    dict with the paths written: ``markdown``, ``html``, ``json``, ``plots``; and
+    ``comparisons``, the Markdown of the comparison tables alone (for a README).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -391,6 +392,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
         body.append(f'<p><img src="{html.escape(plot.name)}" '
                     f'alt="{html.escape(family)}: area against Fmax"></p>')
 
+    compare_start = len(md)
     for compare in compares:
         pairs = compare_rows(rows, compare)
         md += [f"## Comparison: {compare.title}", ""]
@@ -414,6 +416,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
         md += [_md_table(headers, cells), ""]
         body.append(_html_table(headers, cells))
 
+    comparisons = "\n".join(md[compare_start:])
     for study in studies:
         md += [study_markdown(study)]
         body.append(_study_html(study))
@@ -440,7 +443,8 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
                          f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
                          "<body>\n" + "\n".join(body) + "\n</body></html>\n")
     json_path.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str) + "\n")
-    return {"markdown": md_path, "html": html_path, "json": json_path, "plots": plots}
+    return {"markdown": md_path, "html": html_path, "json": json_path, "plots": plots,
+            "comparisons": comparisons}
 
 
 def _ratio(ratio, a, b):

@@ -42,14 +42,35 @@ def unpack(m, fmt, code, name):
 
 
 def leading_zeros(m, value, name):
-    """Number of leading zero bits of `value` (its width when `value` is 0)."""
+    """Number of leading zero bits of `value` (its width when `value` is 0).
+
+    A tree of log2(width) levels: each node takes the count of its upper half unless that
+    half is all zeros, then half plus the count of its lower half (a priority chain of
+    `width` levels would set the critical path of every adder and normalizer).
+    """
     width = len(value)
-    count = Signal(range(width + 1), name=name)
-    m.d.comb += count.eq(width)
-    for index in range(width):           # later (higher) bits take priority
-        with m.If(value[index]):
-            m.d.comb += count.eq(width - 1 - index)
-    return count
+    size = 1 << max(width - 1, 1).bit_length()               # a power of two >= width
+    padded = Cat(Const(0, size - width), value)               # zeros below: same count
+
+    def count(bits, path):
+        """(all bits zero, leading zeros of bits when not all zero: log2(len) bits), as
+        signals (each is used twice)."""
+        half = len(bits) // 2
+        zero = Signal(name=f"{name}_zero{path}")
+        lz = Signal(max(half.bit_length(), 1), name=f"{name}_lz{path}")
+        if len(bits) == 2:
+            m.d.comb += [zero.eq(~bits[1] & ~bits[0]), lz.eq(~bits[1])]
+        else:
+            low_zero, low = count(bits[:half], path + "l")
+            high_zero, high = count(bits[half:], path + "h")
+            m.d.comb += [zero.eq(high_zero & low_zero),
+                         lz.eq(Cat(Mux(high_zero, low, high), high_zero))]
+        return zero, lz
+
+    zero, lz = count(padded, "")
+    result = Signal(range(width + 1), name=name)
+    m.d.comb += result.eq(Mux(zero, width, lz))
+    return result
 
 
 def special_codes(out_fmt):

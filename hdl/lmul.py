@@ -112,17 +112,6 @@ def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
     return out
 
 
-def _trailing_zeros(m, value, name):
-    """Number of trailing zero bits of `value` (its width when `value` is 0)."""
-    width = len(value)
-    count = Signal(range(width + 1), name=name)
-    m.d.comb += count.eq(width)
-    for index in reversed(range(width)):   # later (lower) bits take priority
-        with m.If(value[index]):
-            m.d.comb += count.eq(index)
-    return count
-
-
 class LMul(wiring.Component):
     """L-Mul unit (Luo & Sun, 2024): a floating-point product approximated by one addition.
 
@@ -373,7 +362,7 @@ class LMul(wiring.Component):
         above = _wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
         kept, guard = above[1:], above[0]
         # Sticky: a one among the r1 bits below the guard bit, i.e. fewer trailing zeros.
-        tz = _trailing_zeros(m, sig, "sub_tz")
+        tz = floatcore.leading_zeros(m, sig[::-1], "sub_tz")     # trailing zeros
         round_up = _wire(m, guard & ((tz < r1) | kept[0]), "sub_round_up")
         tiny = ~_at_least(m, exp, 1, "not_tiny")
         return _wire(m, tiny, "tiny"), _wire(m, kept, "sub_kept"), round_up

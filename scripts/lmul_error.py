@@ -611,20 +611,12 @@ def parse_args(argv=None):
     return args
 
 
-def _check_markers(readme):
-    path = readme if readme is not None else _common.ROOT / "README.md"
-    text = path.read_text()
-    begin, end = f"<!-- {NAME}:begin -->", f"<!-- {NAME}:end -->"
-    if begin not in text or end not in text:
-        raise SystemExit(f"{path} lacks the markers {begin} ... {end}")
-
-
 def main(argv=None, *, readme=None, studies_dir=None):
     """Run the study; `readme` and `studies_dir` override README.md and build/studies/
     (for tests). Returns the study dict."""
     args = parse_args(argv)
     if args.readme:
-        _check_markers(readme)                       # before a minute of work, not after
+        _common.check_readme_section(NAME, readme)   # before a minute of work, not after
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

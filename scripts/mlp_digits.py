@@ -159,6 +159,8 @@ def main(argv=None):
     parser.add_argument("--readme", action="store_true",
                         help="write the study into README.md between the mlp_digits markers")
     args = parser.parse_args(argv)
+    if args.readme:
+        _common.check_readme_section(NAME)            # before the work, not after
     start = time.monotonic()
     log(f"training or loading the digits MLP (cache {digits.CACHE_DIR}) ...")
     model = digits.model()

@@ -3,6 +3,7 @@
     .venv/bin/python scripts/report.py [--designs designs/default.toml] [--out build/report]
                                        [--jobs N | --executor dask --scheduler ADDRESS]
                                        [--no-run] [--force] [--cache build/fpga]
+                                       [--readme SECTION]
 
 Studies that scripts wrote into build/studies/ (scripts/lmul_error.py, scripts/mlp_digits.py)
 are appended. Writes build/report/report.md, build/report/index.html (static, opens from disk), one PNG
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repository root on sys.path)
+import _common  # also puts the repository root on sys.path
 from fpga import cache as cache_mod
 from fpga import designs, executors, flow, report, sweep, targets
 
@@ -33,6 +34,8 @@ def _arguments(argv):
     parser.add_argument("--no-run", action="store_true", help="only report cached results")
     parser.add_argument("--force", action="store_true", help="rerun cached results")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--readme", metavar="SECTION", help="also write the comparison tables "
+                        "into README.md between the <!-- SECTION:begin/end --> markers")
     return parser.parse_args(argv)
 
 
@@ -56,6 +59,8 @@ def cached_results(design_jobs, cache):
 def main(argv=None):
     """Run the report command; returns the dict of paths written (see fpga.report)."""
     args = _arguments(argv)
+    if args.readme:
+        _common.check_readme_section(args.readme)      # before any tool runs
     start = time.monotonic()
     try:
         design_set = designs.load(args.designs)
@@ -85,6 +90,11 @@ def main(argv=None):
                                 title=f"nnrtl FPGA report: {design_set.title}",
                                 source=args.designs, notes=notes,
                                 studies=report.load_studies())
+    if args.readme:
+        _common.write_readme_section(
+            args.readme, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}); full report: "
+            f"`make report DESIGNS={args.designs}`.\n\n" + paths["comparisons"].replace(
+                "## Comparison: ", "#### "))
     html_path = Path(paths["html"])
     print(f"report: {html_path} (open it in a browser), {paths['markdown']}, "
           f"{len(paths['plots'])} plots")

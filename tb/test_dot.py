@@ -36,6 +36,10 @@ CASES = [
     ({"fmt": "fp16", "lanes": 4, "acc": "kulisch", "carry": "formula", "stages": 2},
      "random:20000"),
     ({"fmt": "fp32", "lanes": 2, "mul": "exact", "stages": 1}, "adder:100000"),
+    # The wider units of designs/lmul.toml (deeper adder trees, wider Kulisch sums).
+    ({"fmt": "fp8_e4m3", "lanes": 16, "stages": 2}, "random:10000"),
+    ({"fmt": "fp8_e4m3", "lanes": 8, "mul": "exact", "acc": "kulisch", "stages": 2},
+     "random:10000"),
 ]
 
 

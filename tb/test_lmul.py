@@ -55,18 +55,20 @@ OTHER = [
       "out_fmt": formats.FloatFormat(9, 7)}, "random:200000"),
     ({"fmt": "fp16", "carry": "formula", "offset": 100, "stages": 3}, "random:200000"),
     ({"fmt": "fp32", "subnormal_inputs": "normalize", "stages": 2}, "random:200000"),
-    # Fully pipelined, as designs/lmul.toml synthesizes them.
-    ({"fmt": "bf16", "stages": 4}, "random:200000"),
-    ({"fmt": "fp16", "stages": 4}, "random:200000"),
-    ({"fmt": "fp32", "stages": 4}, "random:200000"),
+    # The configurations designs/lmul.toml synthesizes beyond those above (fewer random
+    # pairs: the datapath is the one tested above, pipelined or with another out_fmt).
+    # Fully pipelined.
+    ({"fmt": "bf16", "stages": 4}, "random:50000"),
+    ({"fmt": "fp16", "stages": 4}, "random:50000"),
+    ({"fmt": "fp32", "stages": 4}, "random:50000"),
     # Flush-to-zero results, and one more exponent bit (the designs/lmul.toml comparison).
     ({"fmt": "fp8_e5m2", "out_fmt": "e5m2_ftz", "stages": 1}, "exhaustive"),
-    ({"fmt": "bf16", "out_fmt": "e8m7_ftz", "stages": 0}, "random:200000"),
-    ({"fmt": "fp16", "out_fmt": "e5m10_ftz", "stages": 3}, "random:200000"),
-    ({"fmt": "fp32", "out_fmt": "e8m23_ftz", "stages": 0}, "random:200000"),
-    ({"fmt": "bf16", "out_fmt": "e9m7", "stages": 0}, "random:200000"),
-    ({"fmt": "fp16", "out_fmt": "e6m10", "stages": 0}, "random:200000"),
-    ({"fmt": "fp32", "out_fmt": "e9m23", "stages": 0}, "random:200000"),
+    ({"fmt": "bf16", "out_fmt": "e8m7_ftz", "stages": 0}, "random:50000"),
+    ({"fmt": "fp16", "out_fmt": "e5m10_ftz", "stages": 0}, "random:50000"),
+    ({"fmt": "fp32", "out_fmt": "e8m23_ftz", "stages": 0}, "random:50000"),
+    ({"fmt": "bf16", "out_fmt": "e9m7", "stages": 0}, "random:50000"),
+    ({"fmt": "fp16", "out_fmt": "e6m10", "stages": 0}, "random:50000"),
+    ({"fmt": "fp32", "out_fmt": "e9m23", "stages": 0}, "random:50000"),
 ]
 
 

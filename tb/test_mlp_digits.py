@@ -25,10 +25,11 @@ import pytest
 from golden import formats, mlp
 from tb import compare, digits, harness
 
-# (dot unit params, products mode of golden/mlp.py)
+# (dot unit params, products mode of golden/mlp.py). One case keeps `make test` short: a
+# BF16 case is ({"fmt": "bf16", "lanes": digits.LANES, "stages": 2}, "lmul-bf16"), about a
+# minute; the BF16 L-Mul dot unit itself is checked by tb/test_dot.py.
 CASES = [
     ({"fmt": "fp8_e4m3", "lanes": digits.LANES, "stages": 1}, "lmul-fp8_e4m3"),
-    ({"fmt": "bf16", "lanes": digits.LANES, "stages": 2}, "lmul-bf16"),
 ]
 
 
