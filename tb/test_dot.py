@@ -2,7 +2,7 @@
 
 Operand sets (NNRTL_VECTORS):
 - ``"exhaustive"`` (8-bit formats): every one of the 65,536 operand pairs reaches every
-  lane (a different random order per lane), then 10,000 beats of finite random operands;
+  lane (a different random order per lane), then 2,000 beats of finite random operands;
 - ``"random:N"``: N beats of random codes, mostly finite (2% from the directed special
   values), exponents spread so that sums cancel, overflow and underflow;
 - ``"adder:N"``: N beats with every b = 1.0 (with exact multipliers the products are the
@@ -24,18 +24,18 @@ from tb import compare, harness, vectors
 # (params, operand set)
 CASES = [
     ({"fmt": "fp8_e4m3", "lanes": 4, "stages": 1}, "exhaustive"),
-    ({"fmt": "fp8_e4m3", "lanes": 4, "mul": "exact", "stages": 0}, "exhaustive"),
+    ({"fmt": "fp8_e4m3", "lanes": 4, "mul": "exact", "stages": 0}, "random:20000"),
     ({"fmt": "fp8_e4m3", "lanes": 4, "acc": "kulisch", "stages": 2}, "exhaustive"),
     ({"fmt": "fp8_e5m2", "lanes": 3, "acc": "kulisch", "carry": "formula", "offset": "none",
       "subnormal_inputs": "normalize", "stages": 1}, "exhaustive"),
     ({"fmt": "fp8_e5m2", "lanes": 2, "mul": "exact", "acc": "kulisch", "out_fmt": "bf16",
-      "stages": 0}, "exhaustive"),
-    ({"fmt": "bf16", "lanes": 4, "stages": 2}, "random:30000"),
-    ({"fmt": "bf16", "lanes": 2, "mul": "exact", "stages": 1}, "random:20000"),
+      "stages": 0}, "random:20000"),
+    ({"fmt": "bf16", "lanes": 4, "stages": 2}, "random:20000"),
+    ({"fmt": "bf16", "lanes": 2, "mul": "exact", "stages": 1}, "random:10000"),
     ({"fmt": "bf16", "lanes": 2, "acc": "kulisch", "stages": 1}, "random:5000"),
     ({"fmt": "fp16", "lanes": 4, "acc": "kulisch", "carry": "formula", "stages": 2},
      "random:20000"),
-    ({"fmt": "fp32", "lanes": 2, "mul": "exact", "stages": 1}, "adder:100000"),
+    ({"fmt": "fp32", "lanes": 2, "mul": "exact", "stages": 1}, "adder:50000"),
     # The wider units of designs/lmul.toml (deeper adder trees, wider Kulisch sums).
     ({"fmt": "fp8_e4m3", "lanes": 16, "stages": 2}, "random:10000"),
     ({"fmt": "fp8_e4m3", "lanes": 8, "mul": "exact", "acc": "kulisch", "stages": 2},
@@ -112,7 +112,7 @@ def operand_beats(fmt, lanes, mode, rng):
         order = [rng.permutation(pa.size) for _ in range(lanes)]
         a = np.stack([pa[o] for o in order], axis=1)
         b = np.stack([pb[o] for o in order], axis=1)
-        extra = 10000
+        extra = 2000
         ra = _random_codes(fmt, extra * lanes, rng, special_rate=0).reshape(extra, lanes)
         rb = _random_codes(fmt, extra * lanes, rng, special_rate=0).reshape(extra, lanes)
         return np.concatenate([a, ra]), np.concatenate([b, rb])
