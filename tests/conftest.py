@@ -24,6 +24,12 @@ def _floor_log2(x):
     return e
 
 
+def frac_split(v):
+    """(m, e) with |v| = (1 + m) * 2**e, 0 <= m < 1, for a nonzero Fraction (L-Mul tests)."""
+    e = _floor_log2(abs(v))
+    return abs(v) / Fraction(2) ** e - 1, e
+
+
 # --- floating point ---------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)

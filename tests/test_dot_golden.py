@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from conftest import frac_split
 from golden import dot, formats
 from golden.formats import FloatFormat
 
@@ -101,15 +102,7 @@ def test_tree_sum_order():
 
 def lmul_fraction(x, y, m, carry, offset):
     """The paper's formula (formula) or the code-sum reading (integer), in Fractions."""
-    def split(v):
-        v = abs(v)
-        e = v.numerator.bit_length() - v.denominator.bit_length()
-        if Fraction(2) ** e > v:
-            e -= 1
-        elif Fraction(2) ** (e + 1) <= v:
-            e += 1
-        return v / Fraction(2) ** e - 1, e
-    (xm, xe), (ym, ye) = split(x), split(y)
+    (xm, xe), (ym, ye) = frac_split(x), frac_split(y)
     l = m if m <= 3 else (3 if m == 4 else 4)
     off = {"paper": Fraction(1, 2 ** l), "none": Fraction(0)}.get(offset, None)
     off = Fraction(offset, 2 ** m) if off is None else off

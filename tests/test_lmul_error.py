@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from fpga import report
+from conftest import frac_split
 from golden import formats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,17 +34,6 @@ SEED = 20241001
 
 def paper_l(m):
     return m if m <= 3 else (3 if m == 4 else 4)
-
-
-def frac_split(v):
-    """(xm, xe) with |v| = (1 + xm) * 2**xe for a nonzero Fraction."""
-    v = abs(v)
-    e = v.numerator.bit_length() - v.denominator.bit_length()
-    if Fraction(2) ** e > v:
-        e -= 1
-    elif Fraction(2) ** (e + 1) <= v:
-        e += 1
-    return v / Fraction(2) ** e - 1, e
 
 
 def lmul_fraction(x, y, m, carry):
