@@ -318,7 +318,11 @@ class LMul(wiring.Component):
         elif out_fmt.subnormals:
             exact_frac = mb if self.carry == "integer" else mb + 1
             tiny, kept, round_up = self._denormalize(m, exact, exact_frac)
-            underflow_zero = tiny & (kept == 0) & ~round_up
+            # A subnormal result that rounds to zero is already a zero of the result's
+            # sign; only a format without -0 (fnuz) must force it to +0.
+            underflow_zero = Const(0, 1)
+            if out_fmt.specials == "fnuz":
+                underflow_zero = tiny & (kept == 0) & ~round_up
         else:
             underflow_zero = ~_at_least(m, rounded, 1 << frac_bits, "normal")   # flush
         v = pipe.stage("classified", sign=sign, normal=normal, tiny=tiny, kept=kept,
@@ -347,22 +351,26 @@ class LMul(wiring.Component):
         pad = max(0, mo - frac_bits)                 # so that the right shift is >= 1
         sig = _wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
         width = len(sig)                             # frac_bits + pad + 1
-        # magnitude = RNE(sig / 2^r), r = 1 - E + (width - 1) - mo >= 1 for E <= 0; from
-        # r = width + 1 on, sig / 2^r < 1/2 rounds to 0: r - 1 is clamped at width.
-        # Only the low bits of E enter the shift amount; the clamp looks at all of them.
+        # magnitude = RNE(sig / 2^r), r = 1 - E + (width - 1) - mo >= 1 for E <= 0. Below
+        # E = lowest (r > width), sig / 2^r < 1/2 rounds to 0. The shift for the mo + 1
+        # exponents in between is a case table on E's low bits (no subtractor on the
+        # path), forced to 0 out of range by `in_range`.
         base = width - mo - 1                        # r - 1 = base - E
-        nbits = width.bit_length()
-        r1 = Signal(range(width + 1), name="sub_shift")
-        low = Signal(nbits + 1, name="sub_shift_raw")
-        m.d.comb += low.eq(base - exp[:nbits])
-        with m.If(_at_least(m, exp, base - width + 1, "sub_in_range")):
-            m.d.comb += r1.eq(low[:nbits])
-        with m.Else():
-            m.d.comb += r1.eq(width)
+        lowest = base - width + 1
+        nbits = (-lowest).bit_length() + 1
+        r1 = Signal(range(width), name="sub_shift")
+        with m.Switch(exp[:nbits]):
+            for e in range(lowest, 1):
+                with m.Case(e % (1 << nbits)):
+                    m.d.comb += r1.eq(base - e)
+            with m.Default():                        # out of range: masked below
+                m.d.comb += r1.eq(0)
         above = _wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
         kept, guard = above[1:], above[0]
         # Sticky: a one among the r1 bits below the guard bit, i.e. fewer trailing zeros.
         tz = floatcore.leading_zeros(m, sig[::-1], "sub_tz")     # trailing zeros
-        round_up = _wire(m, guard & ((tz < r1) | kept[0]), "sub_round_up")
+        in_range = _at_least(m, exp, lowest, "sub_in_range")
+        round_up = _wire(m, in_range & guard & ((tz < r1) | kept[0]), "sub_round_up")
+        kept = Mux(in_range, kept, 0)
         tiny = ~_at_least(m, exp, 1, "not_tiny")
         return _wire(m, tiny, "tiny"), _wire(m, kept, "sub_kept"), round_up
