@@ -29,10 +29,15 @@ def fp_add(m, fmt, x, y, name):
 
     The operand of larger magnitude is aligned with three extra bits (guard, round and a
     sticky bit that collects everything shifted out), added or subtracted, normalized by
-    a leading-zero count and rounded by `floatcore.round_pack`, which also handles
-    subnormal results and overflow. Returns the result code (a signal).
+    a leading-zero count and rounded (`floatcore.round_aligned`, which also handles
+    overflow). The normalizing shift stops at the smallest exponent: a subnormal sum is
+    exact and comes out on the subnormal grid, so no second (denormalizing) shifter is
+    needed. `fmt` must have subnormals (the accumulator format, FP32, does); raises
+    `ValueError` otherwise. Returns the result code (a signal).
     """
-    bits, mb = fmt.bits, fmt.man_bits
+    if not fmt.subnormals:
+        raise ValueError(f"fp_add needs a format with subnormals, not {fmt}")
+    bits, mb, eb = fmt.bits, fmt.man_bits, fmt.exp_bits
     x, y = _wire(m, x, f"{name}_x"), _wire(m, y, f"{name}_y")
     swap = _wire(m, y[:bits - 1] > x[:bits - 1], f"{name}_swap")
     big = _wire(m, Mux(swap, y, x), f"{name}_big")
@@ -44,20 +49,30 @@ def fp_add(m, fmt, x, y, name):
     dc = Signal(range(width + 1), name=f"{name}_shift")
     m.d.comb += dc.eq(Mux(d > width, width, d))
     small_ext = _wire(m, Cat(Const(0, 3), us["sig"]), f"{name}_small_ext")
-    lost = (small_ext & ((Const(1, width + 1) << dc) - 1)[:width]) != 0
-    aligned = _wire(m, (small_ext >> dc) | lost, f"{name}_aligned")
+    # Sticky: a one among the dc bits shifted out, i.e. fewer trailing zeros than dc
+    # (counted beside the shift, not after it).
+    tz = floatcore.leading_zeros(m, small_ext[::-1], f"{name}_tz")
+    aligned = _wire(m, (small_ext >> dc) | (tz < dc), f"{name}_aligned")
     big_ext = Cat(Const(0, 3), ub["sig"])
     subtract = _wire(m, ub["sign"] ^ us["sign"], f"{name}_subtract")
     total = Signal(width + 1, name=f"{name}_sum")
     m.d.comb += total.eq(Mux(subtract, big_ext - aligned, big_ext + aligned))
     lz = floatcore.leading_zeros(m, total, f"{name}_lz")
+    # total's top bit has the exponent field of big, plus one (subnormal big: field 1).
+    field_big = _wire(m, Mux(ub["sig"][mb], big[mb:mb + eb], 1), f"{name}_field_big")
+    # Shift at most down to the smallest exponent (field 1).
+    shift = Signal(range(width + 2), name=f"{name}_norm_shift")
+    m.d.comb += shift.eq(Mux(lz > field_big, field_big, lz))
     normalized = Signal(width + 1, name=f"{name}_norm")
-    m.d.comb += normalized.eq(total << lz)
-    exp = Signal(signed(len(ub["exp"]) + 2), name=f"{name}_exp")
-    m.d.comb += exp.eq(ub["exp"] + 1 - lz)           # total's top bit weighs 2^(exp_b + 1)
+    m.d.comb += normalized.eq(total << shift)
+    # The top bit is clear only after a stopped shift: a subnormal result, field 0.
+    field = Signal(eb + 1, name=f"{name}_field")
+    m.d.comb += field.eq(Mux(normalized[width], field_big + 1 - shift, 0))
     zero = _wire(m, total == 0, f"{name}_zero")
     sign = _wire(m, Mux(zero, ub["sign"] & us["sign"], ub["sign"]), f"{name}_sign")
-    rounded = floatcore.round_pack(m, fmt, sign, exp, normalized, name)
+    aligned = floatcore.aligned_fields(m, fmt, field, normalized[4:width], normalized[3],
+                                       normalized[:3] != 0, name)
+    rounded = floatcore.round_aligned(m, fmt, sign, aligned, name)
     nan = ub["nan"] | us["nan"] | (ub["inf"] & us["inf"] & subtract)
     return floatcore.select_code(m, fmt, sign=sign, nan=nan if fmt.has_nan else None,
                                  inf=ub["inf"] if fmt.has_inf else None, zero=zero,
@@ -115,8 +130,9 @@ class Dot(wiring.Component):
     carry, offset, subnormal_inputs :
         L-Mul parameters (`hdl.lmul.LMul`); only with ``mul="lmul"``.
     stages : int
-        Pipeline registers before the accumulator, 0..2: after the products, then after
-        the adder tree.
+        Pipeline registers before the accumulator, 0..3: after the products, then after
+        the adder tree, then (3) also between the tree's levels, so that one adder (or,
+        with ``acc="kulisch"``, one integer add) sits between registers.
 
     Members
     -------
@@ -126,12 +142,13 @@ class Dot(wiring.Component):
     o : Out(stream.Signature(out_fmt.bits))
         One result per vector.
     latency : int
-        Cycles from accepting a vector's last beat to its result on ``o`` (stages + 1).
+        Cycles from accepting a vector's last beat to its result on ``o``: stages + 1, or
+        3 + max(tree_depth - 1, 0) with stages=3.
     ops_per_cycle : int
         Multiply-adds per cycle at full throughput (`lanes`).
     """
 
-    CUT_POINTS = ("products", "tree")
+    CUT_POINTS = ("products", "tree", "levels")
 
     def __init__(self, *, fmt, lanes=4, mul="lmul", acc="fp32", guard_bits=16, out_fmt=None,
                  carry="integer", offset="paper", subnormal_inputs="flush", stages=0):
@@ -150,13 +167,37 @@ class Dot(wiring.Component):
 
     @property
     def latency(self):
-        return self.stages + 1
+        levels = max(self.tree_depth - 1, 0) if self.stages == 3 else 0
+        return min(self.stages, 2) + levels + 1
 
     def _lane(self, product_fmt):
         if self.mul == "lmul":
             return LMul(fmt=self.fmt, carry=self.carry, offset=self.offset,
                         out_fmt=product_fmt, subnormal_inputs=self.subnormal_inputs)
         return FPMul(fmt=self.fmt, out_fmt=product_fmt)
+
+    @property
+    def tree_depth(self):
+        """Adder levels of the tree: ceil(log2(lanes))."""
+        return (self.lanes - 1).bit_length()
+
+    def _tree(self, m, pipe, items, add, **side):
+        """Pairwise reduction of `items` by `add(x, y, name)`, level by level (an odd last
+        item passes to the next level). With stages=3, a register after each level but the
+        last; `side` values travel along. Returns (sum, side values)."""
+        level, depth = list(items), 0
+        while len(level) > 1:
+            nxt = [add(level[j], level[j + 1], f"t{depth}_{j // 2}")
+                   for j in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level, depth = nxt, depth + 1
+            if len(level) > 1:
+                v = pipe.stage(f"level{depth - 1}", **side,
+                               **{f"x{j}": x for j, x in enumerate(level)})
+                level = [v.pop(f"x{j}") for j in range(len(level))]
+                side = v
+        return level[0], side
 
     def elaborate(self, platform):
         m = Module()
@@ -175,7 +216,10 @@ class Dot(wiring.Component):
         take = types.SimpleNamespace(valid=Signal(name="beat_valid"),
                                      ready=Signal(name="beat_ready"),
                                      payload=Signal(name="beat_unused"))
-        pipe = Pipeline(m, self.i, take, self.CUT_POINTS[:self.stages])
+        cuts = list(self.CUT_POINTS[:self.stages])
+        if "levels" in cuts:
+            cuts[cuts.index("levels"):] = [f"level{d}" for d in range(self.tree_depth - 1)]
+        pipe = Pipeline(m, self.i, take, cuts)
 
         products = []
         for index in range(lanes):                  # combinational multipliers
@@ -203,19 +247,16 @@ class Dot(wiring.Component):
                 nan.append(u["nan"])
                 pos_inf.append(u["inf"] & ~u["sign"])
                 neg_inf.append(u["inf"] & u["sign"])
-            total = Signal(width, name="tree_sum")       # modulo 2^width: exact, see range
-            m.d.comb += total.eq(sum(terms[1:], terms[0]))
-            v = pipe.stage("tree", last=v["last"], total=total, nan=Cat(*nan).any(),
-                           pos_inf=Cat(*pos_inf).any(), neg_inf=Cat(*neg_inf).any())
+
+            def add(x, y, name):                         # modulo 2^width: exact, see range
+                return _wire(m, (x + y)[:width], name)
+
+            total, v = self._tree(m, pipe, terms, add, last=v["last"], nan=Cat(*nan).any(),
+                                  pos_inf=Cat(*pos_inf).any(), neg_inf=Cat(*neg_inf).any())
         else:
-            level, depth = list(products), 0
-            while len(level) > 1:
-                nxt = [fp_add(m, pf, level[j], level[j + 1], f"t{depth}_{j // 2}")
-                       for j in range(0, len(level) - 1, 2)]
-                if len(level) % 2:
-                    nxt.append(level[-1])
-                level, depth = nxt, depth + 1
-            v = pipe.stage("tree", last=v["last"], total=level[0])
+            total, v = self._tree(m, pipe, products, lambda x, y, name: fp_add(m, pf, x, y, name),
+                                  last=v["last"])
+        v = pipe.stage("tree", total=total, **v)
 
         # Accumulator: one register, a one-cycle loop; restarts after each last beat.
         out_valid = Signal(name="out_valid")

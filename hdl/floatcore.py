@@ -7,7 +7,7 @@ field widths, bias, subnormal policy, special-value encoding and overflow policy
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed
 
-__all__ = ["unpack", "leading_zeros", "align", "round_aligned", "round_pack", "select_code",
+__all__ = ["unpack", "leading_zeros", "align", "aligned_fields", "round_aligned", "round_pack", "select_code",
            "special_codes"]
 
 
@@ -130,14 +130,22 @@ def align(m, out_fmt, biased, sig, name):
     kept = full[total - keep:]
     # The kept bits' top (hidden) bit is 1 exactly when the field is nonzero, so exponent
     # field and fraction join by concatenation; no adder is needed.
-    pre = Signal(signed(len(biased) + m_out + 1), name=f"{name}_pre")
-    m.d.comb += pre.eq(Cat(kept[:m_out], field).as_signed())
+    return aligned_fields(m, out_fmt, field, kept[:m_out], full[total - keep - 1],
+                          full[:total - keep - 1] != 0, name)
+
+
+def aligned_fields(m, out_fmt, field, fraction, guard, sticky, name):
+    """The dict of `align` from a result already on `out_fmt`'s grid: its exponent field
+    (signed; 0 for a subnormal result, below 1 only for a result to flush), the
+    `out_fmt.man_bits` fraction bits kept, the guard bit and the sticky bit."""
+    m_out = out_fmt.man_bits
+    pre = Signal(signed(len(field) + m_out + 1), name=f"{name}_pre")
+    m.d.comb += pre.eq(Cat(fraction, field).as_signed())
     # Thresholds on `pre`, so that only an increment is left after rounding:
     # overflow iff pre + up > max_code; underflow iff pre + up == 0 (subnormals) or
     # pre + up < 2^m_out (flush after rounding).
     low = 0 if out_fmt.subnormals else (1 << m_out) - 1
-    return {"pre": pre, "guard": full[total - keep - 1],
-            "sticky": full[:total - keep - 1] != 0, "lsb": kept[0],
+    return {"pre": pre, "guard": guard, "sticky": sticky, "lsb": fraction[0],
             "above_max": pre > out_fmt.max_code, "at_max": pre == out_fmt.max_code,
             "below_low": pre < low, "at_low": pre == low}
 

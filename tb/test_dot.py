@@ -6,7 +6,9 @@ Operand sets (NNRTL_VECTORS):
 - ``"random:N"``: N beats of random codes, mostly finite (2% from the directed special
   values), exponents spread so that sums cancel, overflow and underflow;
 - ``"adder:N"``: N beats with every b = 1.0 (with exact multipliers the products are the
-  a operands themselves): the FP32 adder tree and accumulator see arbitrary FP32 pairs.
+  a operands themselves): the FP32 adder tree and accumulator see arbitrary FP32 pairs,
+  half of them with nearby exponents (cancellation) and a quarter with the smallest
+  exponents (subnormal sums).
 
 The beats are cut into vectors of 1..8 beats at random (the ``last`` flag); each result
 is compared with the golden model. Random stalls on both sides (NNRTL_STALL).
@@ -37,8 +39,8 @@ CASES = [
      "random:20000"),
     ({"fmt": "fp32", "lanes": 2, "mul": "exact", "stages": 1}, "adder:30000"),
     # The wider units of designs/lmul.toml (deeper adder trees, wider Kulisch sums).
-    ({"fmt": "fp8_e4m3", "lanes": 16, "stages": 2}, "random:10000"),
-    ({"fmt": "fp8_e4m3", "lanes": 8, "mul": "exact", "acc": "kulisch", "stages": 2},
+    ({"fmt": "fp8_e4m3", "lanes": 16, "stages": 3}, "random:10000"),
+    ({"fmt": "fp8_e4m3", "lanes": 8, "mul": "exact", "acc": "kulisch", "stages": 3},
      "random:10000"),
 ]
 
@@ -70,7 +72,7 @@ def test_dot(case):
     ({"fmt": "fp8_e4m3", "mul": "exact", "carry": "formula"}, ValueError,
      r"carry, offset and subnormal_inputs apply to mul='lmul' only"),
     ({"fmt": formats.FloatFormat(11, 20)}, ValueError, r"acc='fp32' needs products"),
-    ({"fmt": "fp8_e4m3", "stages": 3}, ValueError, r"stages must be in 0\.\.2, not 3"),
+    ({"fmt": "fp8_e4m3", "stages": 4}, ValueError, r"stages must be in 0\.\.3, not 4"),
 ])
 def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
     with pytest.raises(exc, match=message):
@@ -80,8 +82,12 @@ def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
 def test_unit_reports_its_parameters():
     from hdl import verilog
     unit = verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 8, "stages": 2})
-    assert (unit.latency, unit.ops_per_cycle) == (3, 8)
+    assert (unit.latency, unit.ops_per_cycle, unit.tree_depth) == (3, 8, 3)
     assert unit.o.payload.shape().width == 32
+    # stages=3: registers after the products, after tree levels 1 and 2, after the tree.
+    assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 8, "stages": 3}).latency == 5
+    assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 5, "stages": 3}).latency == 5
+    assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 1, "stages": 3}).latency == 3
 
 
 # --- operand sets ---------------------------------------------------------------------------
@@ -130,6 +136,11 @@ def operand_beats(fmt, lanes, mode, rng):
         near ^= rng.integers(0, 2, size=(half, lanes), dtype=np.uint64) << np.uint64(
             fmt.bits - 1)
         a[:half] = near
+        # A quarter: exponent fields 0..2, so that sums are subnormal or cross the boundary.
+        tiny = slice(half, half + n // 4)
+        fields = rng.integers(0, 3, size=a[tiny].shape, dtype=np.uint64)
+        a[tiny] = (a[tiny] & np.uint64(~(((1 << fmt.exp_bits) - 1) << fmt.man_bits)
+                                      & ((1 << fmt.bits) - 1))) | (fields << np.uint64(fmt.man_bits))
         one = int(fmt.encode(np.array([1.0]))[0])
         return a, np.full(a.shape, one, dtype=np.uint64)
     raise ValueError(f"mode must be 'exhaustive', 'random:N' or 'adder:N', not {mode!r}")
