@@ -111,7 +111,7 @@ class Dot(wiring.Component):
     - ``acc="kulisch"``: exact products (in `golden.dot.product_format`), shifted into a
       two's complement fixed-point accumulator of `golden.dot.kulisch_range` bits (exact
       for vectors of up to 2^guard_bits terms), NaN/Inf flags alongside; the sum is rounded
-      once into `out_fmt` when the vector ends.
+      once into `out_fmt` when the vector ends, in a cycle after the accumulator's.
 
     Parameters
     ----------
@@ -143,7 +143,8 @@ class Dot(wiring.Component):
         One result per vector.
     latency : int
         Cycles from accepting a vector's last beat to its result on ``o``: stages + 1, or
-        3 + max(tree_depth - 1, 0) with stages=3.
+        3 + max(tree_depth - 1, 0) with stages=3; one more with ``acc="kulisch"`` (the
+        exact sum is rounded into out_fmt in a cycle of its own).
     ops_per_cycle : int
         Multiply-adds per cycle at full throughput (`lanes`).
     """
@@ -168,7 +169,8 @@ class Dot(wiring.Component):
     @property
     def latency(self):
         levels = max(self.tree_depth - 1, 0) if self.stages == 3 else 0
-        return min(self.stages, 2) + levels + 1
+        convert = 1 if self.acc == "kulisch" else 0      # the final rounding's own cycle
+        return min(self.stages, 2) + levels + 1 + convert
 
     def _lane(self, product_fmt):
         if self.mul == "lmul":
@@ -261,8 +263,8 @@ class Dot(wiring.Component):
         # Accumulator: one register, a one-cycle loop; restarts after each last beat.
         out_valid = Signal(name="out_valid")
         out_code = Signal(self.out_fmt.bits, name="out_code", reset_less=True)
+        out_free = _wire(m, ~out_valid | self.o.ready, "out_free")
         first = Signal(init=1, name="first")
-        m.d.comb += take.ready.eq(~out_valid | self.o.ready)
         if kulisch:
             acc = Signal(width, name="acc", reset_less=True)
             flags = Signal(3, name="acc_flags", reset_less=True)          # NaN, +Inf, -Inf seen
@@ -270,28 +272,42 @@ class Dot(wiring.Component):
             m.d.comb += acc_next.eq(Mux(first, 0, acc) + v["total"])
             flags_next = _wire(m, Mux(first, 0, flags)
                                | Cat(v["nan"], v["pos_inf"], v["neg_inf"]), "flags_next")
-            rounded, negative, zero = _to_float(m, self.out_fmt, acc_next.as_signed(), lsb,
+            state = [(acc, acc_next), (flags, flags_next)]
+            # A vector's exact sum waits in `final` while it is rounded into out_fmt: the
+            # conversion has its own cycle, out of the accumulator's loop.
+            final = Signal(width, name="final_sum", reset_less=True)
+            final_flags = Signal(3, name="final_flags", reset_less=True)
+            final_valid = Signal(name="final_valid")
+            final_free = _wire(m, ~final_valid | out_free, "final_free")
+            rounded, negative, zero = _to_float(m, self.out_fmt, final.as_signed(), lsb,
                                                 "result")
-            nan = flags_next[0] | (flags_next[1] & flags_next[2])
-            inf = flags_next[1] | flags_next[2]
+            nan = final_flags[0] | (final_flags[1] & final_flags[2])
+            inf = final_flags[1] | final_flags[2]
             # An Inf result takes the sign of the Inf products; an exact zero is +0.
-            sign = _wire(m, Mux(inf, flags_next[2], negative & ~zero), "result_sign")
+            sign = _wire(m, Mux(inf, final_flags[2], negative & ~zero), "result_sign")
             result = floatcore.select_code(m, self.out_fmt, sign=sign, rounded=rounded,
                                            nan=nan, inf=inf, zero=zero, name="result_r")
-            state = [(acc, acc_next), (flags, flags_next)]
+            m.d.comb += take.ready.eq(final_free)
+            with m.If(out_free):
+                m.d.sync += [out_code.eq(result), out_valid.eq(final_valid)]
+            with m.If(final_free):
+                m.d.sync += [final.eq(acc_next), final_flags.eq(flags_next),
+                             final_valid.eq(take.valid & v["last"])]
+            with m.If(take.valid & take.ready):
+                m.d.sync += [reg.eq(value) for reg, value in state]
+                m.d.sync += first.eq(v["last"])
         else:
             acc = Signal(32, name="acc", reset_less=True)
             result = fp_add(m, formats.FP32, Mux(first, 0, acc), v["total"], "acc")
-            state = [(acc, result)]
-        with m.If(take.valid & take.ready):
-            m.d.sync += [reg.eq(value) for reg, value in state]
-            m.d.sync += first.eq(v["last"])
-            with m.If(v["last"]):
-                m.d.sync += [out_code.eq(result), out_valid.eq(1)]
+            m.d.comb += take.ready.eq(out_free)
+            with m.If(take.valid & take.ready):
+                m.d.sync += [acc.eq(result), first.eq(v["last"])]
+                with m.If(v["last"]):
+                    m.d.sync += [out_code.eq(result), out_valid.eq(1)]
+                with m.Elif(self.o.ready):
+                    m.d.sync += out_valid.eq(0)
             with m.Elif(self.o.ready):
                 m.d.sync += out_valid.eq(0)
-        with m.Elif(self.o.ready):
-            m.d.sync += out_valid.eq(0)
         m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out_code)]
         pipe.finish(Const(0, 1))
         return m

@@ -88,6 +88,9 @@ def test_unit_reports_its_parameters():
     assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 8, "stages": 3}).latency == 5
     assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 5, "stages": 3}).latency == 5
     assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 1, "stages": 3}).latency == 3
+    # Kulisch: the final rounding has a cycle of its own.
+    assert verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 8, "acc": "kulisch",
+                                      "stages": 3}).latency == 6
 
 
 # --- operand sets ---------------------------------------------------------------------------
