@@ -42,8 +42,8 @@ smoke: setup ## short simulations of the default design set
 lint: setup ## verilator --lint-only -Wall over the default units, with tb/lint_waivers.vlt
 	$(PY) scripts/lint.py --designs $(DESIGNS)
 
-test: setup ## the whole test suite, in parallel
-	$(PY) -m pytest -n auto -q
+test: setup ## the whole test suite, in parallel (idle workers take queued tests: worksteal)
+	$(PY) -m pytest -n auto --dist worksteal -q
 
 bench: setup ## simulation speed benchmark; writes the figures into README.md
 	$(PY) scripts/bench_sim.py --readme
