@@ -7,8 +7,8 @@ field widths, bias, subnormal policy, special-value encoding and overflow policy
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed
 
-__all__ = ["unpack", "leading_zeros", "align", "aligned_fields", "round_aligned", "round_pack", "select_code",
-           "special_codes"]
+__all__ = ["unpack", "leading_zeros", "align", "aligned_fields", "round_aligned", "round_pack",
+           "select_code", "special_codes"]
 
 
 def unpack(m, fmt, code, name):

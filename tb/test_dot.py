@@ -140,8 +140,8 @@ def operand_beats(fmt, lanes, mode, rng):
         # A quarter: exponent fields 0..2, so that sums are subnormal or cross the boundary.
         tiny = slice(half, half + n // 4)
         fields = rng.integers(0, 3, size=a[tiny].shape, dtype=np.uint64)
-        a[tiny] = (a[tiny] & np.uint64(~(((1 << fmt.exp_bits) - 1) << fmt.man_bits)
-                                      & ((1 << fmt.bits) - 1))) | (fields << np.uint64(fmt.man_bits))
+        keep = ((1 << fmt.bits) - 1) & ~(((1 << fmt.exp_bits) - 1) << fmt.man_bits)
+        a[tiny] = (a[tiny] & np.uint64(keep)) | (fields << np.uint64(fmt.man_bits))
         one = int(fmt.encode(np.array([1.0]))[0])
         return a, np.full(a.shape, one, dtype=np.uint64)
     raise ValueError(f"mode must be 'exhaustive', 'random:N' or 'adder:N', not {mode!r}")
