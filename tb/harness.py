@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -146,10 +147,45 @@ def _runtime_files(directory):
     return [directory / f"{name}{ext}" for name in _RUNTIME_OBJECTS for ext in (".o", ".d")]
 
 
+def _ports_config(source):
+    """A Verilator control file that makes only the top module's ports public.
+
+    cocotb's runner passes ``--public-flat-rw``, which keeps every net of the design as a
+    named, writable variable: the model's C++ is about twice as large and takes twice as long
+    to compile. The benches touch only the ports (`tb.stream`), so `_PortsOnlyVerilator`
+    drops the flag and this file names the ports instead. Waveforms still show every net.
+    """
+    header = re.search(rf"^module {TOPLEVEL}\((.*?)\);", source.read_text(), re.M | re.S)
+    if header is None:
+        raise RuntimeError(f"no `module {TOPLEVEL}(...)` header in {source}")
+    lines = ["`verilator_config"]
+    for port in header.group(1).replace("\n", " ").split(","):
+        lines.append(f'public_flat_rw -module "{TOPLEVEL}" -var "{port.strip()}"')
+    config = source.with_name("ports.vlt")
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def _runner(sim):
+    """cocotb's runner for `sim`; for Verilator, one whose models make only the ports
+    public (see `_ports_config`)."""
+    from cocotb_tools import runner
+    if sim != "verilator":
+        return runner.get_runner(sim)
+
+    class _PortsOnlyVerilator(runner.Verilator):
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+
+    return _PortsOnlyVerilator()
+
+
 def _build(sim, source, build_dir, waves):
     """Build `source` into `build_dir` unless a finished build is there (under a lock)."""
     from filelock import FileLock
-    from cocotb_tools.runner import get_runner
+    from cocotb_tools.runner import VerilatorControlFile
 
     done = build_dir / "build.ok"
     with FileLock(str(build_dir) + ".lock"):
@@ -170,8 +206,11 @@ def _build(sim, source, build_dir, waves):
         os.environ.update(env)
         log = build_dir / "build.log"
         try:
-            runner = get_runner(sim)
-            runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+            sources = [source]
+            if sim == "verilator":
+                sources.append(VerilatorControlFile(_ports_config(source)))
+            runner = _runner(sim)
+            runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                          build_args=_BUILD_ARGS[sim], timescale=_timescale(sim),
                          waves=waves, log_file=log)
         except (SystemExit, RuntimeError) as exc:
@@ -234,7 +273,8 @@ def run_bench(unit, params, test_module, *, testcase=None, seed=None, extra_env=
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     unit_obj = verilog.build_unit(unit, params)   # validates parameters before elaboration
     text = verilog.convert(unit_obj, TOPLEVEL)
-    flags = json.dumps([sim, _BUILD_ARGS[sim], _MAKE_VARIABLES, _timescale(sim), waves])
+    flags = json.dumps([sim, _BUILD_ARGS[sim], _MAKE_VARIABLES, _timescale(sim), waves,
+                        "public: ports only"])
     digest = hashlib.sha256("\0".join([text, flags, simulator_version(sim)]).encode())
     build_dir = Path(sim_dir) / digest.hexdigest()[:16]
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -251,6 +291,11 @@ def run_bench(unit, params, test_module, *, testcase=None, seed=None, extra_env=
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
     test_env = dict(extra_env or {})
+    # cocotb rewrites the asserts of every module imported after it ("*.py": NumPy,
+    # Amaranth, ...), with no bytecode cache in the simulator: about 2.5 s per run. Only the
+    # test modules need it.
+    if "COCOTB_REWRITE_ASSERTION_FILES" not in os.environ:
+        test_env.setdefault("COCOTB_REWRITE_ASSERTION_FILES", "test_*.py")
     test_env[_ENV_BENCH] = str(run_dir / "bench.pickle")
     if str(ROOT) not in sys.path:      # the runner passes sys.path on as PYTHONPATH
         sys.path.insert(0, str(ROOT))
