@@ -64,8 +64,16 @@ class _StreamSide:
         self._valid = getattr(dut, f"{name}__valid")
         self._ready = getattr(dut, f"{name}__ready")
         self._payload = getattr(dut, f"{name}__payload")
-        self._stalls = rng.random(count * 4 + 64) < stall
+        self._stalls = (rng.random(count * 4 + 64) < stall).tolist()
         self._cycle = 0
+        self._driven = None
+
+    def _drive_handshake(self, handle, value):
+        """Write `value` (0/1) to this side's valid or ready unless it holds it already
+        (a write costs as much as the rest of the cycle's Python)."""
+        if value != self._driven:
+            handle.value = value
+            self._driven = value
 
     def _stall(self):
         """Whether this side stalls in the current cycle (advances the pattern)."""
@@ -95,7 +103,7 @@ class StreamDriver(_StreamSide):
         super().__init__(dut, name, len(self._items), rng, stall)
         self.sent = 0
         self._offered = False
-        self._valid.value = 0            # defined from time 0 (4-state simulators)
+        self._valid.value = self._driven = 0    # defined from time 0 (4-state simulators)
         self._payload.value = 0
 
     @property
@@ -105,7 +113,7 @@ class StreamDriver(_StreamSide):
     def drive(self):
         """Called just after a rising edge: present the next payload or a bubble."""
         self._offered = not self.done and not self._stall()
-        self._valid.value = int(self._offered)
+        self._drive_handshake(self._valid, int(self._offered))
         if self._offered:
             self._payload.value = self._items[self.sent]
 
@@ -126,7 +134,7 @@ class StreamMonitor(_StreamSide):
         self.count = count
         self.received = []
         self._accepting = False
-        self._ready.value = 0
+        self._ready.value = self._driven = 0
 
     @property
     def done(self):
@@ -135,7 +143,7 @@ class StreamMonitor(_StreamSide):
     def drive(self):
         """Called just after a rising edge: raise or drop ready."""
         self._accepting = not self._stall()
-        self._ready.value = int(self._accepting)
+        self._drive_handshake(self._ready, int(self._accepting))
 
     def sample(self):
         """Called at the falling edge: record a transfer at the coming rising edge."""
