@@ -248,11 +248,20 @@ class LMul(wiring.Component):
             flags = dict(nan=v["a_nan"] | v["b_nan"] | (a_inf & b_zero) | (a_zero & b_inf),
                          inf=a_inf | b_inf, zero=a_zero | b_zero)
 
+        # Static bounds of the result's exponent field for nonzero finite operands (the
+        # others are flagged): logic for a case that cannot happen is left out, e.g. the
+        # overflow and underflow logic with a wide enough out_fmt.
+        normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
+        exp_lo = -(mb - 1) if normalize else 1          # exponent fields of the operands
+        exp_hi = fmt.max_code >> mb
+        carries = 2           # integer: up to two; formula: one, plus a rounding carry
+        lift = 0              # the sum's exponent field is E_out + lift (integer mode)
         if self.carry == "integer":
             # The paper's emulation: the codes (exponent field and fraction as one integer)
             # plus the offset, minus k << m. Carries out of the fraction roll into the
-            # exponent. total = E_out * 2^m + F_out exactly (E_out the biased out exponent,
-            # any integer): the result code, shifted left by mo - m, when it is in range.
+            # exponent. total = (E_out + lift) * 2^m + F_out exactly (E_out the biased out
+            # exponent, any integer; lift, below, is often 0): the result code, shifted left
+            # by mo - m, when it is in range.
             code_a = Cat(v["a_frac"], v["a_exp"])
             code_b = Cat(v["b_frac"], v["b_exp"])
             if v["a_exp"].shape().signed:                # normalized subnormals: E <= 0
@@ -260,7 +269,17 @@ class LMul(wiring.Component):
             constant = self.offset_ulps - (k << mb)
             # Room for the sum of two codes, the constant and a sign bit.
             width = max(len(code_a) + 1, abs(constant).bit_length()) + 2
-            total = Signal(signed(width), name="total")
+            shape = signed(width)
+            lo, hi = 2 * exp_lo - k, 2 * exp_hi - k + carries     # E of finite products
+            if self.special_values and lo < 0:
+                # Lifted by 2^j, the sum is unsigned, no wider than its range needs (flagged
+                # operands wrap around), and the code is the lifted one with a single bit
+                # flipped: 2^j is the top exponent bit of out_fmt (or above the code).
+                j = max((-lo - 1).bit_length(), out_fmt.exp_bits - 1)
+                lift = 1 << j
+                constant += lift << mb
+                width = shape = mb + (hi + lift).bit_length()
+            total = Signal(shape, name="total")
             m.d.comb += total.eq(code_a + _add_constant(m, code_b, constant, width, "b_biased"))
             v = pipe.stage("sum", sign=sign, total=total, **flags)
             frac_bits = mb
@@ -291,44 +310,43 @@ class LMul(wiring.Component):
 
         pad = mo - frac_bits                         # rounded * 2^pad is in out_fmt's layout
         sign = _wire(m, v["sign"], "sign")
-        normal = Cat(Const(0, pad), rounded)[:out_fmt.bits - 1]
+        normal = Cat(Const(0, pad), rounded ^ (lift << frac_bits))[:out_fmt.bits - 1]
         if not self.special_values:
             v = pipe.stage("classified", code=Cat(normal, sign))
             v = pipe.stage("output", code=v["code"])
             pipe.finish(v["code"])
             return m
 
-        # Static bounds of the result's exponent field for nonzero finite operands (the
-        # others are flagged): logic for a case that cannot happen is left out, e.g. the
-        # overflow and underflow logic with a wide enough out_fmt.
-        normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
-        exp_lo = -(mb - 1) if normalize else 1          # exponent fields of the operands
-        exp_hi = fmt.max_code >> mb
-        carries = 2           # integer: up to two; formula: one, plus a rounding carry
         can_underflow = 2 * exp_lo - k <= 0
         can_overflow = (2 * exp_hi - k + carries + 1) << frac_bits > out_fmt.max_code >> pad
         overflow = Const(0, 1)
         if can_overflow:
-            overflow = _at_least(m, rounded, (out_fmt.max_code >> pad) + 1, "overflow")
+            overflow = _at_least(m, rounded, (out_fmt.max_code >> pad) + 1 + (lift << frac_bits),
+                                 "overflow")
         # The subnormal path's rounding increment comes after the "classified" cut point;
-        # whether the result rounds to zero is known before it (kept = 0, no round-up).
-        tiny, kept, round_up = Const(0, 1), Const(0, 1), Const(0, 1)
+        # whether the result rounds to zero is known before it.
+        tiny, kept, guard, tie = Const(0, 1), Const(0, 1), Const(0, 1), Const(0, 1)
         if not can_underflow:
             underflow_zero = Const(0, 1)
         elif out_fmt.subnormals:
             exact_frac = mb if self.carry == "integer" else mb + 1
-            tiny, kept, round_up = self._denormalize(m, exact, exact_frac)
-            # A subnormal result that rounds to zero is already a zero of the result's
-            # sign; only a format without -0 (fnuz) must force it to +0.
-            underflow_zero = Const(0, 1)
+            tiny, vanishes, kept, guard, tie = self._denormalize(m, exact, exact_frac, lift)
+            # A result too small for the shifter is a zero of the result's sign (the
+            # class of exact zeros); one that rounds to zero on the subnormal grid already
+            # is, and only a format without -0 (fnuz) must force it to +0.
+            underflow_zero = vanishes
             if out_fmt.specials == "fnuz":
-                underflow_zero = tiny & (kept == 0) & ~round_up
+                underflow_zero = vanishes | (tiny & (kept == 0) & (~guard | tie))
         else:
-            underflow_zero = ~_at_least(m, rounded, 1 << frac_bits, "normal")   # flush
+            underflow_zero = ~_at_least(m, rounded, (1 + lift) << frac_bits, "normal")   # flush
         v = pipe.stage("classified", sign=sign, normal=normal, tiny=tiny, kept=kept,
-                       round_up=round_up, overflow=overflow, underflow_zero=underflow_zero,
+                       guard=guard, tie=tie, overflow=overflow, underflow_zero=underflow_zero,
                        nan=v["nan"], inf=v["inf"], zero=v["zero"])
-        magnitude = Mux(v["tiny"], v["kept"] + v["round_up"], v["normal"])
+        # Round half up (the guard bit as the increment), then a tie to even: the sum is
+        # odd exactly when kept is even, and clearing its last bit gives kept back.
+        subnormal = _wire(m, v["kept"] + v["guard"], "sub_rounded")
+        subnormal = Cat(subnormal[0] & ~v["tie"], subnormal[1:])
+        magnitude = Mux(v["tiny"], subnormal, v["normal"])
         v["code"] = Cat(magnitude[:out_fmt.bits - 1], v["sign"])
         code = _select_code(
             m, out_fmt, sign=v["sign"], rounded=v,
@@ -338,39 +356,45 @@ class LMul(wiring.Component):
         pipe.finish(v["code"])
         return m
 
-    def _denormalize(self, m, exact, frac_bits):
+    def _denormalize(self, m, exact, frac_bits, lift):
         """Results below out_fmt's normal range, rounded once onto its subnormal grid.
 
-        `exact` = E * 2^frac_bits + F (signed), the exact value (2^frac_bits + F) *
-        2^(E - bias_out - frac_bits). Returns ``(tiny, kept, round_up)``: E <= 0, and the
-        subnormal magnitude code truncated and its round-to-nearest-even increment (kept +
-        round_up is the rounded magnitude; 2^mo, the min normal, is reached by rounding up).
+        `exact` = (E + lift) * 2^frac_bits + F (signed, or unsigned when lifted), the exact
+        value (2^frac_bits + F) * 2^(E - bias_out - frac_bits). Returns ``(tiny, vanishes,
+        kept, guard, tie)``: E <= 0; E below the shifter's range (the value is under half
+        the smallest subnormal: it rounds to zero, and kept, guard and tie are then
+        meaningless); and, for E in range, the subnormal magnitude code truncated, the
+        first bit below it and whether the bits below are exactly one half ulp. The rounded
+        magnitude is kept + guard with its last bit cleared on a tie (round to nearest
+        even); 2^mo, the min normal, is reached by rounding up.
         """
         mo = self.out_fmt.man_bits
-        exp = exact[frac_bits:].as_signed()
+        exp = exact[frac_bits:]                      # E + lift
+        if exact.shape().signed:
+            exp = exp.as_signed()
         pad = max(0, mo - frac_bits)                 # so that the right shift is >= 1
         sig = _wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
         width = len(sig)                             # frac_bits + pad + 1
         # magnitude = RNE(sig / 2^r), r = 1 - E + (width - 1) - mo >= 1 for E <= 0. Below
         # E = lowest (r > width), sig / 2^r < 1/2 rounds to 0. The shift for the mo + 1
         # exponents in between is a case table on E's low bits (no subtractor on the
-        # path), forced to 0 out of range by `in_range`.
+        # path); out of range, the result is a zero (`vanishes`) whatever the shift.
         base = width - mo - 1                        # r - 1 = base - E
         lowest = base - width + 1
         nbits = (-lowest).bit_length() + 1
         r1 = Signal(range(width), name="sub_shift")
         with m.Switch(exp[:nbits]):
             for e in range(lowest, 1):
-                with m.Case(e % (1 << nbits)):
+                with m.Case((e + lift) % (1 << nbits)):
                     m.d.comb += r1.eq(base - e)
-            with m.Default():                        # out of range: masked below
-                m.d.comb += r1.eq(0)
+            with m.Default():                        # any shift (the widest maps smallest)
+                m.d.comb += r1.eq(width - 1)
         above = _wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
         kept, guard = above[1:], above[0]
-        # Sticky: a one among the r1 bits below the guard bit, i.e. fewer trailing zeros.
+        # A tie: the guard bit set and no one among the r1 bits below it (as many trailing
+        # zeros as r1; the sticky bit is the opposite).
         tz = floatcore.leading_zeros(m, sig[::-1], "sub_tz")     # trailing zeros
-        in_range = _at_least(m, exp, lowest, "sub_in_range")
-        round_up = _wire(m, in_range & guard & ((tz < r1) | kept[0]), "sub_round_up")
-        kept = Mux(in_range, kept, 0)
-        tiny = ~_at_least(m, exp, 1, "not_tiny")
-        return _wire(m, tiny, "tiny"), _wire(m, kept, "sub_kept"), round_up
+        tie = _wire(m, guard & ~(tz < r1), "sub_tie")
+        vanishes = ~_at_least(m, exp, lowest + lift, "sub_in_range")
+        tiny = ~_at_least(m, exp, 1 + lift, "not_tiny")
+        return (_wire(m, tiny, "tiny"), _wire(m, vanishes, "vanishes"), kept, guard, tie)
