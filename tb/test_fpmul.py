@@ -24,8 +24,9 @@ CASES = [
     ("bf16", None, 2, "random:200000"),
     ("fp16", None, 2, "random:200000"),
     ("fp32", None, 5, "random:200000"),
-    # (designs/lmul.toml also synthesizes BF16 with e8m7_ftz and e9m7 results: the flushing
-    # and wider-result datapaths of the custom formats and of fp8_e4m3 -> bf16 here.)
+    # Flush-to-zero results, and one more exponent bit (the designs/lmul.toml comparison).
+    ("bf16", "e8m7_ftz", 0, "random:50000"),
+    ("bf16", "e9m7", 0, "random:50000"),
 ]
 
 # Formats off the presets: no subnormals (inputs flushed, results flushed after rounding),

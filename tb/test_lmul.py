@@ -58,10 +58,10 @@ OTHER = [
     # Fully pipelined (every cut point; the stage-4 FP8, FP16 and FP32 units synthesized
     # have the datapaths tested above, with registers at the same cut points).
     ({"fmt": "bf16", "stages": 4}, "random:50000"),
-    # Flush-to-zero results (the designs/lmul.toml comparison synthesizes BF16 units with
-    # e8m7_ftz and e9m7 results: the same flush and no-underflow datapaths as this case and
-    # the wider-result FP8 cases above).
+    # Flush-to-zero results, and one more exponent bit (the designs/lmul.toml comparison).
     ({"fmt": "fp8_e5m2", "out_fmt": "e5m2_ftz", "stages": 1}, "exhaustive"),
+    ({"fmt": "bf16", "out_fmt": "e8m7_ftz", "stages": 0}, "random:50000"),
+    ({"fmt": "bf16", "out_fmt": "e9m7", "stages": 0}, "random:50000"),
 ]
 
 
