@@ -4,7 +4,8 @@
   "formula") and every offset mode ("paper", "none", and an integer number of ulps: the
   largest, 2^m - 1, whose mantissa sums carry twice in integer mode). Twelve builds; each
   also varies one other option, so that stages 0..3, both subnormal-input modes and wider
-  output formats are all covered without more builds.
+  output formats are all covered without more builds; two more are the fully pipelined
+  (stages=4) units that designs/lmul.toml synthesizes.
 - The bare adder (special_values=False, the paper's emulation) and a custom format
   (fnuz, saturating), exhaustively.
 - BF16 (both carry modes), FP16 and FP32: 200,000 random pairs (half steered to overflow
@@ -39,6 +40,8 @@ FP8_MODES = [
     ("fp8_e5m2", "formula", "paper", 0, "flush", None),
     ("fp8_e5m2", "formula", "none", 3, "normalize", E6M3),
     ("fp8_e5m2", "formula", 3, 2, "flush", None),
+    ("fp8_e4m3", "integer", "paper", 4, "flush", None),    # fully pipelined, as synthesized
+    ("fp8_e5m2", "integer", "paper", 4, "flush", None),
 ]
 
 OTHER = [
@@ -55,9 +58,10 @@ OTHER = [
     ({"fmt": "fp32", "subnormal_inputs": "normalize", "stages": 2}, "random:200000"),
     # The configurations designs/lmul.toml synthesizes beyond those above (fewer random
     # pairs: the datapath is the one tested above, pipelined or with another out_fmt).
-    # Fully pipelined (every cut point; the stage-4 FP8, FP16 and FP32 units synthesized
-    # have the datapaths tested above, with registers at the same cut points).
+    # Fully pipelined.
     ({"fmt": "bf16", "stages": 4}, "random:50000"),
+    ({"fmt": "fp16", "stages": 4}, "random:50000"),
+    ({"fmt": "fp32", "stages": 4}, "random:50000"),
     # Flush-to-zero results, and one more exponent bit (the designs/lmul.toml comparison).
     ({"fmt": "fp8_e5m2", "out_fmt": "e5m2_ftz", "stages": 1}, "exhaustive"),
     ({"fmt": "bf16", "out_fmt": "e8m7_ftz", "stages": 0}, "random:50000"),
