@@ -6,7 +6,9 @@
    module ``dut``;
 2. it hashes the Verilog text, the build flags and the simulator version, and builds into
    ``build/sim/<hash>/`` unless a finished build is already there. A file lock per hash
-   makes this safe under pytest-xdist: two workers never build the same hash at once;
+   makes this safe under pytest-xdist: two workers never build the same hash at once.
+   Verilator models make only the top module's ports public (the benches touch nothing
+   else; waveforms still record every net);
 3. it runs the cocotb test module in a fresh directory under that build, passing the unit
    name and parameters through the environment so the test can rebuild the same unit
    object (`bench_unit()`) and read its format, latency and so on;
@@ -33,8 +35,8 @@ from pathlib import Path
 
 from hdl import verilog
 
-__all__ = ["run_bench", "bench_unit", "bench_params", "record_stats", "BenchFailure", "SimulatorMissing",
-           "sim_environment", "simulator", "ROOT", "SIM_DIR"]
+__all__ = ["run_bench", "bench_unit", "bench_params", "record_stats", "BenchFailure",
+           "SimulatorMissing", "sim_environment", "simulator", "ROOT", "SIM_DIR"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"

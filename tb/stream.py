@@ -70,7 +70,7 @@ class _StreamSide:
 
     def _drive_handshake(self, handle, value):
         """Write `value` (0/1) to this side's valid or ready unless it holds it already
-        (a write costs as much as the rest of the cycle's Python)."""
+        (each write is a call into the simulator)."""
         if value != self._driven:
             handle.value = value
             self._driven = value
