@@ -18,10 +18,7 @@ from .pipeline import Pipeline, check_stages
 __all__ = ["Dot", "fp_add"]
 
 
-def _wire(m, value, name):
-    wire = Signal(value.shape(), name=name)
-    m.d.comb += wire.eq(value)
-    return wire
+_wire = floatcore.wire
 
 
 def fp_add(m, fmt, x, y, name):

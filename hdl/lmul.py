@@ -15,12 +15,7 @@ from .pipeline import Pipeline, check_stages
 __all__ = ["LMul"]
 
 
-def _wire(m, value, name):
-    """`value` as a named signal: an expression used more than once must be a signal, or
-    Amaranth writes it out (in Verilog and in simulation) once per use."""
-    wire = Signal(value.shape(), name=name)
-    m.d.comb += wire.eq(value)
-    return wire
+_wire = floatcore.wire
 
 
 def _at_least(m, value, const, name):
@@ -212,7 +207,7 @@ class LMul(wiring.Component):
             return out
         flags = floatcore.unpack(m, fmt, code, name)        # NaN / Inf per fmt.specials
         nan = _wire(m, flags["nan"], f"{name}_nan")
-        exp_zero = _wire(m, efield == 0, f"{name}_exp_zero")
+        exp_zero = flags["exp_zero"]
         normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
         zero = (exp_zero & (frac == 0)) if normalize else exp_zero
         out.update(nan=nan, inf=flags["inf"], zero=zero & ~nan)
