@@ -46,8 +46,8 @@ def exponent_extremes(m, field, name):
     Up to 5 bits each test is one LUT. A wider field is cut into chunks of up to 4 bits,
     and both tests share one "all bits of the chunk are equal" LUT4 per chunk (a kept
     signal: synthesis would split it back into the two trees), then the chunks' top bits
-    must all equal the field's top bit, which says which extreme it is. On ECP5 this takes
-    4 LUT4 sites off each BF16 operand decode of an L-Mul unit (120 to 116).
+    must all equal the field's top bit, which says which extreme it is. On ECP5 this took a
+    BF16 L-Mul unit from 120 to 116 LUT4 sites (and FP32 from 359 to 345).
     """
     width = len(field)
     if width <= 5:
