@@ -2,8 +2,9 @@
 
 `run_bench(unit, params, test_module)` is the one call a bench needs:
 
-1. it constructs the unit (validating its parameters) and converts it to Verilog with top
-   module ``dut``;
+1. it constructs the unit (validating its parameters), wraps it in `stream.Probed` (the
+   unit's ports plus one transfer probe per stream, which `tb.stream` reads) and converts
+   that to Verilog with top module ``dut``;
 2. it hashes the Verilog text, the build flags and the simulator version, and builds into
    ``build/sim/<hash>/`` unless a finished build is already there. A file lock per hash
    makes this safe under pytest-xdist: two workers never build the same hash at once.
@@ -34,6 +35,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from hdl import verilog
+from tb import stream
 
 __all__ = ["run_bench", "bench_unit", "bench_params", "record_stats", "BenchFailure",
            "SimulatorMissing", "sim_environment", "simulator", "ROOT", "SIM_DIR"]
@@ -274,7 +276,7 @@ def run_bench(unit, params, test_module, *, testcase=None, seed=None, extra_env=
     env = sim_environment(sim)
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     unit_obj = verilog.build_unit(unit, params)   # validates parameters before elaboration
-    text = verilog.convert(unit_obj, TOPLEVEL)
+    text = verilog.convert(stream.Probed(unit_obj), TOPLEVEL)
     flags = json.dumps([sim, _BUILD_ARGS[sim], _MAKE_VARIABLES, _timescale(sim), waves,
                         "public: ports only"])
     digest = hashlib.sha256("\0".join([text, flags, simulator_version(sim)]).encode())

@@ -3,15 +3,20 @@
 A unit's `stream.Signature` port named ``i`` appears in its Verilog as ``i__valid``,
 ``i__ready`` and ``i__payload``. `StreamDriver` feeds a sequence of payloads into such a
 port, dropping ``valid`` at random; `StreamMonitor` collects the payloads that leave an
-output port, dropping ``ready`` at random. `run_stream` clocks them together, one loop
-iteration per cycle:
+output port, dropping ``ready`` at random. Payloads are Python ints; `pack` and `unpack`
+convert between NumPy field arrays and packed `data.StructLayout` values.
 
-    rising edge  -> each side drives its next values (valid/payload, ready)
-    falling edge -> each side samples whether a transfer happens at the next rising edge
+The benches simulate `Probed(unit)`, not the bare unit: it adds one register per stream
+port, ``probe_<port>_fire``, that holds ``valid & ready`` as it was at the last rising
+edge, and for an output port ``probe_<port>_payload``, the payload it carried then. So
+`run_stream` needs one simulator callback per cycle, at the falling edge:
 
-so a transfer is recorded exactly when ``valid & ready`` is high at a rising edge, and the
-stall pattern is a pure function of the seed. Payloads are Python ints; `pack` and
-`unpack` convert between NumPy field arrays and packed `data.StructLayout` values.
+    falling edge -> each side reads its probe (did a transfer happen at the last rising
+                    edge?), then drives its values for the next one (valid/payload, ready)
+
+Reading the ready/valid nets themselves needs a second callback per cycle (they depend
+combinationally on what was just driven): the benches ran about 1.4× slower that way. A transfer is recorded exactly when ``valid & ready`` is high at a rising
+edge, and the stall pattern is a pure function of the seed.
 """
 
 import os
@@ -20,11 +25,58 @@ import time
 import numpy as np
 
 import cocotb
+from amaranth.hdl import Module
+from amaranth.lib import stream as amaranth_stream
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, RisingEdge
 
-__all__ = ["StreamDriver", "StreamMonitor", "run_stream", "reset", "pack", "unpack",
-           "check_pairs"]
+__all__ = ["Probed", "StreamDriver", "StreamMonitor", "run_stream", "reset", "pack",
+           "unpack", "check_pairs"]
+
+
+class Probed(wiring.Component):
+    """`unit` (a `wiring.Component`) with the same ports, plus transfer probes.
+
+    For every stream port ``p`` of the unit: ``probe_p_fire``, a register that holds
+    ``p.valid & p.ready`` at the last rising edge of ``clk``, and for an output stream
+    ``probe_p_payload``, a register with ``p.payload`` at that edge. The probes are in the
+    ``sync`` domain, so a purely combinational unit gets a ``clk`` and ``rst`` too.
+    """
+
+    def __init__(self, unit):
+        self._unit = unit
+        members = dict(unit.signature.members.items())
+        self._streams = [name for name, member in members.items()
+                         if member.is_signature
+                         and isinstance(member.signature, amaranth_stream.Signature)]
+        if not self._streams:
+            raise TypeError(f"{type(unit).__name__} has no stream port to probe")
+        for name in self._streams:
+            members[f"probe_{name}_fire"] = Out(1)
+            if members[name].flow == Out:
+                members[f"probe_{name}_payload"] = Out(
+                    members[name].signature.members["payload"].shape)
+        super().__init__(wiring.Signature(members))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = self._unit
+        for name, member in unit.signature.members.items():
+            outer, inner = getattr(self, name), getattr(unit, name)
+            if member.is_signature:
+                wiring.connect(m, wiring.flipped(outer), inner)
+            elif member.flow == In:
+                m.d.comb += inner.eq(outer)
+            else:
+                m.d.comb += outer.eq(inner)
+        for name in self._streams:
+            port = getattr(unit, name)
+            m.d.sync += getattr(self, f"probe_{name}_fire").eq(port.valid & port.ready)
+            if unit.signature.members[name].flow == Out:
+                m.d.sync += getattr(self, f"probe_{name}_payload").eq(port.payload)
+        return m
 
 
 def pack(layout, **fields):
@@ -56,23 +108,23 @@ def unpack(layout, values):
 
 
 class _StreamSide:
-    """Handles of one stream port and its seeded stall pattern."""
+    """One side of a stream port: the handshake signal it drives (``valid`` or ``ready``,
+    low from time 0), the port's transfer probe and a seeded stall pattern."""
 
-    def __init__(self, dut, name, count, rng, stall):
+    def __init__(self, dut, name, handshake, count, rng, stall):
         if not 0 <= stall < 1:
             raise ValueError(f"stall must be in [0, 1), not {stall}")
-        self._valid = getattr(dut, f"{name}__valid")
-        self._ready = getattr(dut, f"{name}__ready")
-        self._payload = getattr(dut, f"{name}__payload")
+        self._handshake = getattr(dut, f"{name}__{handshake}")
+        self._handshake.value = self._driven = 0    # defined from time 0 (4-state simulators)
+        self._fire = getattr(dut, f"probe_{name}_fire")
         self._stalls = (rng.random(count * 4 + 64) < stall).tolist()
         self._cycle = 0
-        self._driven = None
 
-    def _drive_handshake(self, handle, value):
-        """Write `value` (0/1) to this side's valid or ready unless it holds it already
-        (each write is a call into the simulator)."""
+    def _drive_handshake(self, value):
+        """Write `value` (0/1) to the handshake signal unless it holds it already (each
+        write is a call into the simulator)."""
         if value != self._driven:
-            handle.value = value
+            self._handshake.value = value
             self._driven = value
 
     def _stall(self):
@@ -100,27 +152,26 @@ class StreamDriver(_StreamSide):
 
     def __init__(self, dut, name, payloads, rng, *, stall=0.25):
         self._items = list(payloads)
-        super().__init__(dut, name, len(self._items), rng, stall)
+        super().__init__(dut, name, "valid", len(self._items), rng, stall)
         self.sent = 0
-        self._offered = False
-        self._valid.value = self._driven = 0    # defined from time 0 (4-state simulators)
+        self._payload = getattr(dut, f"{name}__payload")
         self._payload.value = 0
 
     @property
     def done(self):
         return self.sent == len(self._items)
 
-    def drive(self):
-        """Called just after a rising edge: present the next payload or a bubble."""
-        self._offered = not self.done and not self._stall()
-        self._drive_handshake(self._valid, int(self._offered))
-        if self._offered:
-            self._payload.value = self._items[self.sent]
-
     def sample(self):
-        """Called at the falling edge: count a transfer at the coming rising edge."""
-        if self._offered and self._ready.value:
+        """At a falling edge: count a transfer at the last rising edge."""
+        if self._fire.value:
             self.sent += 1
+
+    def drive(self):
+        """At a falling edge, after `sample`: present the next payload or a bubble."""
+        offer = not self.done and not self._stall()
+        self._drive_handshake(int(offer))
+        if offer:
+            self._payload.value = self._items[self.sent]
 
 
 class StreamMonitor(_StreamSide):
@@ -130,66 +181,54 @@ class StreamMonitor(_StreamSide):
     """
 
     def __init__(self, dut, name, count, rng, *, stall=0.25):
-        super().__init__(dut, name, count, rng, stall)
+        super().__init__(dut, name, "ready", count, rng, stall)
         self.count = count
         self.received = []
-        self._accepting = False
-        self._ready.value = self._driven = 0
+        self._payload = getattr(dut, f"probe_{name}_payload")
 
     @property
     def done(self):
         return len(self.received) >= self.count
 
-    def drive(self):
-        """Called just after a rising edge: raise or drop ready."""
-        self._accepting = not self._stall()
-        self._drive_handshake(self._ready, int(self._accepting))
-
     def sample(self):
-        """Called at the falling edge: record a transfer at the coming rising edge."""
-        if self._accepting and self._valid.value:
+        """At a falling edge: record a transfer at the last rising edge."""
+        if self._fire.value:
             self.received.append(int(self._payload.value))
 
-
-def _edges(dut, period_ns=10):
-    """(rising, falling) triggers of the DUT clock; a purely combinational unit has no
-    ``clk`` port, so two half-period timers stand in for its edges."""
-    if hasattr(dut, "clk"):
-        return RisingEdge(dut.clk), FallingEdge(dut.clk)
-    return Timer(period_ns / 2, unit="ns"), Timer(period_ns / 2, unit="ns")
+    def drive(self):
+        """At a falling edge, after `sample`: raise or drop ready."""
+        self._drive_handshake(int(not self._stall()))
 
 
 async def reset(dut, *, period_ns=10, cycles=2):
-    """Start the clock on ``clk`` and hold the synchronous ``rst`` high for `cycles`
-    (nothing to do for a purely combinational unit)."""
-    if not hasattr(dut, "clk"):
-        return
+    """Start the clock on ``clk`` and hold the synchronous ``rst`` high for `cycles`."""
     Clock(dut.clk, period_ns, unit="ns").start()
-    if hasattr(dut, "rst"):
-        dut.rst.value = 1
-        for _ in range(cycles):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
+    dut.rst.value = 1
+    for _ in range(cycles):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
 
 
 async def run_stream(dut, driver, monitor, *, idle_limit=1000, drain_cycles=8):
     """Clock `driver` and `monitor` until the monitor has all its payloads.
 
-    Returns the number of cycles taken. Raises `AssertionError` if the monitor sees nothing
-    for `idle_limit` cycles in a row (a hung pipeline), or if any output appears during
-    `drain_cycles` cycles afterwards (more outputs than inputs); give at least the unit's
-    latency.
+    `dut` is a `Probed` unit, after `reset`. Returns the number of cycles taken. Raises
+    `AssertionError` if the monitor sees nothing for `idle_limit` cycles in a row (a hung
+    pipeline), or if any output appears during `drain_cycles` cycles afterwards (more
+    outputs than inputs); give at least the unit's latency.
     """
-    rising, falling = _edges(dut)
+    falling = FallingEdge(dut.clk)
+    await falling
+    driver.drive()
+    monitor.drive()
     cycles = idle = 0
     while not monitor.done:
-        await rising
-        driver.drive()
-        monitor.drive()
         await falling
         before = len(monitor.received)
         driver.sample()
         monitor.sample()
+        driver.drive()
+        monitor.drive()
         cycles += 1
         idle = 0 if len(monitor.received) != before else idle + 1
         if idle > idle_limit:
@@ -198,11 +237,9 @@ async def run_stream(dut, driver, monitor, *, idle_limit=1000, drain_cycles=8):
                 f"{cycles} cycles, {driver.sent} inputs accepted")
     monitor.count += drain_cycles        # keep accepting: anything more is an error
     for _ in range(drain_cycles):
-        await rising
-        driver.drive()
-        monitor.drive()
         await falling
         monitor.sample()
+        monitor.drive()
     extra = len(monitor.received) - (monitor.count - drain_cycles)
     monitor.count -= drain_cycles
     if extra:

@@ -81,3 +81,31 @@ def test_random_pairs_reach_overflow_and_underflow():
     finite = np.abs(products[np.isfinite(products)])
     assert np.any(np.isinf(products))
     assert np.any((finite > 0) & (finite < fmt.min_normal))
+
+
+def test_probed_unit_keeps_the_ports_and_adds_one_probe_per_stream():
+    from amaranth.back import rtlil
+    from hdl import verilog
+    unit = verilog.build_unit("fpmul", {"fmt": "fp8_e4m3", "stages": 0})
+    probed = stream.Probed(unit)
+    members = dict(probed.signature.members.items())
+    assert set(members) == {"i", "o", "probe_i_fire", "probe_o_fire", "probe_o_payload"}
+    assert members["probe_o_payload"].shape == unit.signature.members["o"].signature \
+        .members["payload"].shape
+    text = rtlil.convert(probed, name="dut")      # elaborates: the probes are registers
+    assert "wire width 1 output" in text and "\\probe_o_payload" in text and "\\clk" in text
+
+
+def test_probed_refuses_a_unit_without_streams():
+    import gc
+    import warnings
+    from amaranth.hdl import UnusedElaboratable
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    plain = wiring.Signature({"a": In(4), "y": Out(4)}).create()
+    with warnings.catch_warnings():     # the half-built wrapper is never elaborated
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(TypeError, match="PureInterface has no stream port to probe"):
+            stream.Probed(plain)
+        gc.collect()
