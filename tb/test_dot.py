@@ -30,6 +30,7 @@ CASES = [
     ({"fmt": "fp8_e4m3", "lanes": 8, "mul": "exact", "acc": "kulisch", "stages": 3},
      "random:10000"),
     ({"fmt": "fp8_e4m3", "lanes": 4, "stages": 1}, "exhaustive"),
+    ({"fmt": "fp8_e4m3", "lanes": 4, "mul": "exact", "stages": 3}, "exhaustive"),
     ({"fmt": "fp8_e4m3", "lanes": 4, "acc": "kulisch", "stages": 2}, "exhaustive"),
     ({"fmt": "fp8_e5m2", "lanes": 3, "acc": "kulisch", "carry": "formula", "offset": "none",
       "subnormal_inputs": "normalize", "stages": 1}, "exhaustive"),
