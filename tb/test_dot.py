@@ -37,6 +37,7 @@ CASES = [
     ({"fmt": "fp8_e5m2", "lanes": 2, "mul": "exact", "acc": "kulisch", "out_fmt": "bf16",
       "stages": 0}, "random:20000"),
     ({"fmt": "bf16", "lanes": 4, "stages": 2}, "random:10000"),
+    ({"fmt": "bf16", "lanes": 2, "mul": "exact", "stages": 1}, "random:10000"),
     ({"fmt": "bf16", "lanes": 1, "acc": "kulisch", "stages": 1}, "random:5000"),
     ({"fmt": "fp16", "lanes": 4, "acc": "kulisch", "carry": "formula", "stages": 2},
      "random:20000"),
