@@ -17,6 +17,7 @@ CASES = [
     ("fp8_e4m3", None, 2, "exhaustive"),
     ("fp8_e5m2", None, 2, "exhaustive"),
     ("fp4_e2m1", None, 5, "exhaustive"),
+    ("fp4_e2m1", None, 0, "exhaustive"),
     ("fp6_e3m2", None, 1, "exhaustive"),
     ("fp6_e2m3", None, 3, "exhaustive"),     # cuts: product, output, aligned
     ("fp8_e4m3", "bf16", 2, "exhaustive"),       # a wider result: exact, no rounding
