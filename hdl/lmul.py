@@ -15,9 +15,6 @@ from .pipeline import Pipeline, check_stages
 __all__ = ["LMul"]
 
 
-_wire = floatcore.wire
-
-
 def _at_least(m, value, const, name):
     """``value >= const`` for a constant, as logic on runs of the constant's bits.
 
@@ -34,7 +31,7 @@ def _at_least(m, value, const, name):
         return Const(1, 1)
     if const >= 1 << width:
         return Const(0, 1)
-    value = _wire(m, value, f"{name}_value")
+    value = floatcore.wire(m, value, f"{name}_value")
     # From the top down, over runs of equal constant bits: gt = value > const on the bits
     # seen so far, eq = equal on them (each a signal: both are used twice).
     gt, eq = Const(0, 1), Const(1, 1)
@@ -46,13 +43,13 @@ def _at_least(m, value, const, name):
             low -= 1
         run = value[low:top]
         if bit:
-            eq = _wire(m, eq & run.all(), f"{name}_eq{step}")
+            eq = floatcore.wire(m, eq & run.all(), f"{name}_eq{step}")
         else:
-            nonzero = _wire(m, run.any(), f"{name}_any{step}")
-            gt = _wire(m, gt | (eq & nonzero), f"{name}_gt{step}")
-            eq = _wire(m, eq & ~nonzero, f"{name}_eq{step}")
+            nonzero = floatcore.wire(m, run.any(), f"{name}_any{step}")
+            gt = floatcore.wire(m, gt | (eq & nonzero), f"{name}_gt{step}")
+            eq = floatcore.wire(m, eq & ~nonzero, f"{name}_eq{step}")
         top, step = low, step + 1
-    return _wire(m, gt | eq, name)
+    return floatcore.wire(m, gt | eq, name)
 
 
 def _add_constant(m, value, constant, width, name):
@@ -95,9 +92,9 @@ def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
     forced = Const(0, out_fmt.bits)
     signed_class = Const(0, 1)
     for index, (flag, code, takes_sign) in enumerate(classes):
-        flag = _wire(m, flag, f"flag{index}")
-        selected = _wire(m, flag & ~taken, f"class{index}")
-        taken = _wire(m, taken | flag, f"taken{index}")
+        flag = floatcore.wire(m, flag, f"flag{index}")
+        selected = floatcore.wire(m, flag & ~taken, f"class{index}")
+        taken = floatcore.wire(m, taken | flag, f"taken{index}")
         forced = forced | Mux(selected, code, 0)
         if takes_sign:
             signed_class = signed_class | selected
@@ -206,7 +203,7 @@ class LMul(wiring.Component):
         if not self.special_values:
             return out
         flags = floatcore.unpack(m, fmt, code, name)        # NaN / Inf per fmt.specials
-        nan = _wire(m, flags["nan"], f"{name}_nan")
+        nan = floatcore.wire(m, flags["nan"], f"{name}_nan")
         exp_zero = flags["exp_zero"]
         normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
         zero = (exp_zero & (frac == 0)) if normalize else exp_zero
@@ -215,7 +212,7 @@ class LMul(wiring.Component):
             # A subnormal F * 2^(emin - m), F != 0 with lz leading zeros, is exactly
             # (1 + F' / 2^m) * 2^(emin - 1 - lz): exponent field -lz, F' = F << (lz + 1).
             lz = floatcore.leading_zeros(m, frac, f"{name}_lz")
-            sub = _wire(m, exp_zero & (frac != 0), f"{name}_subnormal")
+            sub = floatcore.wire(m, exp_zero & (frac != 0), f"{name}_subnormal")
             exp = Signal(signed(max(eb, mb.bit_length()) + 1), name=f"{name}_exp")
             shifted = Signal(mb, name=f"{name}_frac")
             m.d.comb += [exp.eq(Mux(sub, -lz, efield)),
@@ -238,8 +235,10 @@ class LMul(wiring.Component):
         sign = v["a_sign"] ^ v["b_sign"]
         flags = {}
         if self.special_values:
-            a_zero, b_zero = _wire(m, v["a_zero"], "a_is_zero"), _wire(m, v["b_zero"], "b_is_zero")
-            a_inf, b_inf = _wire(m, v["a_inf"], "a_is_inf"), _wire(m, v["b_inf"], "b_is_inf")
+            a_zero = floatcore.wire(m, v["a_zero"], "a_is_zero")
+            b_zero = floatcore.wire(m, v["b_zero"], "b_is_zero")
+            a_inf = floatcore.wire(m, v["a_inf"], "a_is_inf")
+            b_inf = floatcore.wire(m, v["b_inf"], "b_is_inf")
             flags = dict(nan=v["a_nan"] | v["b_nan"] | (a_inf & b_zero) | (a_zero & b_inf),
                          inf=a_inf | b_inf, zero=a_zero | b_zero)
 
@@ -284,14 +283,14 @@ class LMul(wiring.Component):
             # when S >= 2^m. guarded = the fraction with one more bit (the one shifted out).
             s = Signal(mb + 2, name="mantissa_sum")
             m.d.comb += s.eq(v["a_frac"] + v["b_frac"] + self.offset_ulps)
-            carry = _wire(m, s[mb] | s[mb + 1], "mantissa_carry")
+            carry = floatcore.wire(m, s[mb] | s[mb + 1], "mantissa_carry")
             guarded = Signal(mb + 1, name="guarded")
             m.d.comb += guarded.eq(Mux(carry, Cat(s[:mb], s[mb + 1]), Cat(Const(0, 1), s[:mb])))
             width = max(len(v["a_exp"]) + 1, abs(k).bit_length()) + 3
             exp = Signal(signed(width), name="exp_sum")
             m.d.comb += exp.eq(v["a_exp"] + _add_constant(m, v["b_exp"], -k, width, "b_biased")
                                + carry)                 # carry: the chain's carry-in
-            exact = _wire(m, Cat(guarded, exp).as_signed(), "exact")  # m + 1 fraction bits
+            exact = floatcore.wire(m, Cat(guarded, exp).as_signed(), "exact")  # m + 1 fraction bits
             if mo > mb:
                 rounded = exact
                 frac_bits = mb + 1
@@ -304,7 +303,7 @@ class LMul(wiring.Component):
             rounded, exact = v["rounded"], v["exact"]
 
         pad = mo - frac_bits                         # rounded * 2^pad is in out_fmt's layout
-        sign = _wire(m, v["sign"], "sign")
+        sign = floatcore.wire(m, v["sign"], "sign")
         normal = Cat(Const(0, pad), rounded ^ (lift << frac_bits))[:out_fmt.bits - 1]
         if not self.special_values:
             v = pipe.stage("classified", code=Cat(normal, sign))
@@ -339,7 +338,7 @@ class LMul(wiring.Component):
                        nan=v["nan"], inf=v["inf"], zero=v["zero"])
         # Round half up (the guard bit as the increment), then a tie to even: the sum is
         # odd exactly when kept is even, and clearing its last bit gives kept back.
-        subnormal = _wire(m, v["kept"] + v["guard"], "sub_rounded")
+        subnormal = floatcore.wire(m, v["kept"] + v["guard"], "sub_rounded")
         subnormal = Cat(subnormal[0] & ~v["tie"], subnormal[1:])
         magnitude = Mux(v["tiny"], subnormal, v["normal"])
         v["code"] = Cat(magnitude[:out_fmt.bits - 1], v["sign"])
@@ -368,7 +367,7 @@ class LMul(wiring.Component):
         if exact.shape().signed:
             exp = exp.as_signed()
         pad = max(0, mo - frac_bits)                 # so that the right shift is >= 1
-        sig = _wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
+        sig = floatcore.wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
         width = len(sig)                             # frac_bits + pad + 1
         # magnitude = RNE(sig / 2^r), r = 1 - E + (width - 1) - mo >= 1 for E <= 0. Below
         # E = lowest (r > width), sig / 2^r < 1/2 rounds to 0. The shift for the mo + 1
@@ -384,12 +383,13 @@ class LMul(wiring.Component):
                     m.d.comb += r1.eq(base - e)
             with m.Default():                        # any shift (the widest maps smallest)
                 m.d.comb += r1.eq(width - 1)
-        above = _wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
+        above = floatcore.wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
         kept, guard = above[1:], above[0]
         # A tie: the guard bit set and no one among the r1 bits below it (as many trailing
         # zeros as r1; the sticky bit is the opposite).
         tz = floatcore.leading_zeros(m, sig[::-1], "sub_tz")     # trailing zeros
-        tie = _wire(m, guard & ~(tz < r1), "sub_tie")
+        tie = floatcore.wire(m, guard & ~(tz < r1), "sub_tie")
         vanishes = ~_at_least(m, exp, lowest + lift, "sub_in_range")
         tiny = ~_at_least(m, exp, 1 + lift, "not_tiny")
-        return (_wire(m, tiny, "tiny"), _wire(m, vanishes, "vanishes"), kept, guard, tie)
+        return (floatcore.wire(m, tiny, "tiny"), floatcore.wire(m, vanishes, "vanishes"),
+                kept, guard, tie)

@@ -15,8 +15,9 @@ edge, and for an output port ``probe_<port>_payload``, the payload it carried th
                     edge?), then drives its values for the next one (valid/payload, ready)
 
 Reading the ready/valid nets themselves needs a second callback per cycle (they depend
-combinationally on what was just driven): the benches ran about 1.4× slower that way. A transfer is recorded exactly when ``valid & ready`` is high at a rising
-edge, and the stall pattern is a pure function of the seed.
+combinationally on what was just driven): the benches ran about 1.4× slower that way. A
+transfer is recorded exactly when ``valid & ready`` is high at a rising edge, and the stall
+pattern is a pure function of the seed.
 """
 
 import os
