@@ -10,7 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import dot as golden_dot, formats
-from . import floatcore
+from . import floatcore, intcore
 from .fpmul import FPMul
 from .lmul import LMul
 from .pipeline import Pipeline, check_stages
@@ -32,28 +32,28 @@ def fp_add(m, fmt, x, y, name):
     if not fmt.subnormals:
         raise ValueError(f"fp_add needs a format with subnormals, not {fmt}")
     bits, mb, eb = fmt.bits, fmt.man_bits, fmt.exp_bits
-    x, y = floatcore.wire(m, x, f"{name}_x"), floatcore.wire(m, y, f"{name}_y")
-    swap = floatcore.wire(m, y[:bits - 1] > x[:bits - 1], f"{name}_swap")
-    big = floatcore.wire(m, Mux(swap, y, x), f"{name}_big")
-    small = floatcore.wire(m, Mux(swap, x, y), f"{name}_small")
+    x, y = intcore.wire(m, x, f"{name}_x"), intcore.wire(m, y, f"{name}_y")
+    swap = intcore.wire(m, y[:bits - 1] > x[:bits - 1], f"{name}_swap")
+    big = intcore.wire(m, Mux(swap, y, x), f"{name}_big")
+    small = intcore.wire(m, Mux(swap, x, y), f"{name}_small")
     ub = floatcore.unpack(m, fmt, big, f"{name}_b")
     us = floatcore.unpack(m, fmt, small, f"{name}_s")
     width = mb + 4                                   # hidden bit, fraction, G, R, S
-    d = floatcore.wire(m, ub["exp"] - us["exp"], f"{name}_d")    # >= 0: |big| >= |small|
+    d = intcore.wire(m, ub["exp"] - us["exp"], f"{name}_d")    # >= 0: |big| >= |small|
     dc = Signal(range(width + 1), name=f"{name}_shift")
     m.d.comb += dc.eq(Mux(d > width, width, d))
-    small_ext = floatcore.wire(m, Cat(Const(0, 3), us["sig"]), f"{name}_small_ext")
+    small_ext = intcore.wire(m, Cat(Const(0, 3), us["sig"]), f"{name}_small_ext")
     # Sticky: a one among the dc bits shifted out, i.e. fewer trailing zeros than dc
     # (counted beside the shift, not after it).
-    tz = floatcore.leading_zeros(m, small_ext[::-1], f"{name}_tz")
-    aligned = floatcore.wire(m, (small_ext >> dc) | (tz < dc), f"{name}_aligned")
+    tz = intcore.leading_zeros(m, small_ext[::-1], f"{name}_tz")
+    aligned = intcore.wire(m, (small_ext >> dc) | (tz < dc), f"{name}_aligned")
     big_ext = Cat(Const(0, 3), ub["sig"])
-    subtract = floatcore.wire(m, ub["sign"] ^ us["sign"], f"{name}_subtract")
+    subtract = intcore.wire(m, ub["sign"] ^ us["sign"], f"{name}_subtract")
     total = Signal(width + 1, name=f"{name}_sum")
     m.d.comb += total.eq(Mux(subtract, big_ext - aligned, big_ext + aligned))
-    lz = floatcore.leading_zeros(m, total, f"{name}_lz")
+    lz = intcore.leading_zeros(m, total, f"{name}_lz")
     # total's top bit has the exponent field of big, plus one (subnormal big: field 1).
-    field_big = floatcore.wire(m, Mux(ub["sig"][mb], big[mb:mb + eb], 1), f"{name}_field_big")
+    field_big = intcore.wire(m, Mux(ub["sig"][mb], big[mb:mb + eb], 1), f"{name}_field_big")
     # Shift at most down to the smallest exponent (field 1).
     shift = Signal(range(width + 2), name=f"{name}_norm_shift")
     m.d.comb += shift.eq(Mux(lz > field_big, field_big, lz))
@@ -62,8 +62,8 @@ def fp_add(m, fmt, x, y, name):
     # The top bit is clear only after a stopped shift: a subnormal result, field 0.
     field = Signal(eb + 1, name=f"{name}_field")
     m.d.comb += field.eq(Mux(normalized[width], field_big + 1 - shift, 0))
-    zero = floatcore.wire(m, total == 0, f"{name}_zero")
-    sign = floatcore.wire(m, Mux(zero, ub["sign"] & us["sign"], ub["sign"]), f"{name}_sign")
+    zero = intcore.wire(m, total == 0, f"{name}_zero")
+    sign = intcore.wire(m, Mux(zero, ub["sign"] & us["sign"], ub["sign"]), f"{name}_sign")
     aligned = floatcore.aligned_fields(m, fmt, field, normalized[4:width], normalized[3],
                                        normalized[:3] != 0, name)
     rounded = floatcore.round_aligned(m, fmt, sign, aligned, name)
@@ -78,13 +78,13 @@ def _to_float(m, fmt, value, lsb, name):
     `fmt`: returns the dict of `floatcore.round_pack` and the sign and zero flags."""
     width = len(value)
     negative = value[width - 1]
-    magnitude = floatcore.wire(m, Mux(negative, -value, value)[:width], f"{name}_mag")
-    lz = floatcore.leading_zeros(m, magnitude, f"{name}_lz")
+    magnitude = intcore.wire(m, Mux(negative, -value, value)[:width], f"{name}_mag")
+    lz = intcore.leading_zeros(m, magnitude, f"{name}_lz")
     normalized = Signal(width, name=f"{name}_norm")
     m.d.comb += normalized.eq(magnitude << lz)
     exp = Signal(signed(max(width, abs(lsb) + width).bit_length() + 2), name=f"{name}_exp")
     m.d.comb += exp.eq(lsb + width - 1 - lz)
-    zero = floatcore.wire(m, magnitude == 0, f"{name}_zero")
+    zero = intcore.wire(m, magnitude == 0, f"{name}_zero")
     rounded = floatcore.round_pack(m, fmt, negative, exp, normalized, name)
     return rounded, negative, zero
 
@@ -235,7 +235,7 @@ class Dot(wiring.Component):
                 # value = sig * 2^(exp - m_P) = (sig << shift) * 2^lsb
                 shift = Signal(range(width), name=f"k{index}_shift")
                 m.d.comb += shift.eq(u["exp"] - pf.man_bits - lsb)
-                aligned = floatcore.wire(m, (u["sig"] << shift)[:width], f"k{index}_aligned")
+                aligned = intcore.wire(m, (u["sig"] << shift)[:width], f"k{index}_aligned")
                 finite = ~(u["zero"] | u["inf"] | u["nan"])
                 term = Signal(width, name=f"k{index}_term")
                 m.d.comb += term.eq(Mux(finite, Mux(u["sign"], -aligned, aligned), 0))
@@ -245,7 +245,7 @@ class Dot(wiring.Component):
                 neg_inf.append(u["inf"] & u["sign"])
 
             def add(x, y, name):                         # modulo 2^width: exact, see range
-                return floatcore.wire(m, (x + y)[:width], name)
+                return intcore.wire(m, (x + y)[:width], name)
 
             total, v = self._tree(m, pipe, terms, add, last=v["last"], nan=Cat(*nan).any(),
                                   pos_inf=Cat(*pos_inf).any(), neg_inf=Cat(*neg_inf).any())
@@ -257,14 +257,14 @@ class Dot(wiring.Component):
         # Accumulator: one register, a one-cycle loop; restarts after each last beat.
         out_valid = Signal(name="out_valid")
         out_code = Signal(self.out_fmt.bits, name="out_code", reset_less=True)
-        out_free = floatcore.wire(m, ~out_valid | self.o.ready, "out_free")
+        out_free = intcore.wire(m, ~out_valid | self.o.ready, "out_free")
         first = Signal(init=1, name="first")
         if kulisch:
             acc = Signal(width, name="acc", reset_less=True)
             flags = Signal(3, name="acc_flags", reset_less=True)          # NaN, +Inf, -Inf seen
             acc_next = Signal(width, name="acc_next")       # modulo 2^width, as acc
             m.d.comb += acc_next.eq(Mux(first, 0, acc) + v["total"])
-            flags_next = floatcore.wire(m, Mux(first, 0, flags)
+            flags_next = intcore.wire(m, Mux(first, 0, flags)
                                | Cat(v["nan"], v["pos_inf"], v["neg_inf"]), "flags_next")
             state = [(acc, acc_next), (flags, flags_next)]
             # A vector's exact sum waits in `final` while it is rounded into out_fmt: the
@@ -272,13 +272,13 @@ class Dot(wiring.Component):
             final = Signal(width, name="final_sum", reset_less=True)
             final_flags = Signal(3, name="final_flags", reset_less=True)
             final_valid = Signal(name="final_valid")
-            final_free = floatcore.wire(m, ~final_valid | out_free, "final_free")
+            final_free = intcore.wire(m, ~final_valid | out_free, "final_free")
             rounded, negative, zero = _to_float(m, self.out_fmt, final.as_signed(), lsb,
                                                 "result")
             nan = final_flags[0] | (final_flags[1] & final_flags[2])
             inf = final_flags[1] | final_flags[2]
             # An Inf result takes the sign of the Inf products; an exact zero is +0.
-            sign = floatcore.wire(m, Mux(inf, final_flags[2], negative & ~zero), "result_sign")
+            sign = intcore.wire(m, Mux(inf, final_flags[2], negative & ~zero), "result_sign")
             result = floatcore.select_code(m, self.out_fmt, sign=sign, rounded=rounded,
                                            nan=nan, inf=inf, zero=zero, name="result_r")
             m.d.comb += take.ready.eq(final_free)

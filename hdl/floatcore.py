@@ -7,7 +7,9 @@ field widths, bias, subnormal policy, special-value encoding and overflow policy
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed
 
-__all__ = ["unpack", "leading_zeros", "align", "aligned_fields", "round_aligned", "round_pack",
+from . import intcore
+
+__all__ = ["unpack", "align", "aligned_fields", "round_aligned", "round_pack",
            "select_code", "special_codes"]
 
 
@@ -51,8 +53,8 @@ def exponent_extremes(m, field, name):
     """
     width = len(field)
     if width <= 5:
-        return (wire(m, field == 0, f"{name}_exp_zero"),
-                wire(m, field.all(), f"{name}_exp_ones"))
+        return (intcore.wire(m, field == 0, f"{name}_exp_zero"),
+                intcore.wire(m, field.all(), f"{name}_exp_ones"))
     chunks = -(-width // 4)
     same = Const(1, 1)
     for index in range(chunks):
@@ -62,49 +64,9 @@ def exponent_extremes(m, field, name):
         same = same & equal
         if index < chunks - 1:
             same = same & (chunk[-1] == field[-1])
-    same = wire(m, same, f"{name}_exp_same")
-    return (wire(m, same & ~field[-1], f"{name}_exp_zero"),
-            wire(m, same & field[-1], f"{name}_exp_ones"))
-
-
-def wire(m, value, name):
-    """`value` as a named signal: an expression used more than once must be a signal, or
-    Amaranth writes it out (in Verilog and in simulation) once per use."""
-    signal = Signal(value.shape(), name=name)
-    m.d.comb += signal.eq(value)
-    return signal
-
-
-def leading_zeros(m, value, name):
-    """Number of leading zero bits of `value` (its width when `value` is 0).
-
-    A tree of log2(width) levels: each node takes the count of its upper half unless that
-    half is all zeros, then half plus the count of its lower half (a priority chain of
-    `width` levels would set the critical path of every adder and normalizer).
-    """
-    width = len(value)
-    size = 1 << max(width - 1, 1).bit_length()               # a power of two >= width
-    padded = Cat(Const(0, size - width), value)               # zeros below: same count
-
-    def count(bits, path):
-        """(all bits zero, leading zeros of bits when not all zero: log2(len) bits), as
-        signals (each is used twice)."""
-        half = len(bits) // 2
-        zero = Signal(name=f"{name}_zero{path}")
-        lz = Signal(max(half.bit_length(), 1), name=f"{name}_lz{path}")
-        if len(bits) == 2:
-            m.d.comb += [zero.eq(~bits[1] & ~bits[0]), lz.eq(~bits[1])]
-        else:
-            low_zero, low = count(bits[:half], path + "l")
-            high_zero, high = count(bits[half:], path + "h")
-            m.d.comb += [zero.eq(high_zero & low_zero),
-                         lz.eq(Cat(Mux(high_zero, low, high), high_zero))]
-        return zero, lz
-
-    zero, lz = count(padded, "")
-    result = Signal(range(width + 1), name=name)
-    m.d.comb += result.eq(Mux(zero, width, lz))
-    return result
+    same = intcore.wire(m, same, f"{name}_exp_same")
+    return (intcore.wire(m, same & ~field[-1], f"{name}_exp_zero"),
+            intcore.wire(m, same & field[-1], f"{name}_exp_ones"))
 
 
 def special_codes(out_fmt):

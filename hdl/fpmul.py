@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import formats
-from . import floatcore
+from . import floatcore, intcore
 from .pipeline import Pipeline, check_stages
 
 __all__ = ["FPMul"]
@@ -93,7 +93,7 @@ class FPMul(wiring.Component):
         product = v["product"]
         width = len(product)
         if fmt.subnormals:
-            shift = floatcore.leading_zeros(m, product, "lz")
+            shift = intcore.leading_zeros(m, product, "lz")
         else:
             shift = ~product[width - 1]   # both operands normal: the product is in [1, 4)
         normalized = Signal(width, name="normalized")

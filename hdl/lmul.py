@@ -9,66 +9,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import lmul as golden_lmul
-from . import floatcore
+from . import floatcore, intcore
 from .pipeline import Pipeline, check_stages
 
 __all__ = ["LMul"]
-
-
-def _at_least(m, value, const, name):
-    """``value >= const`` for a constant, as logic on runs of the constant's bits.
-
-    Yosys maps a comparison operator to a carry chain as long as `value`; against a
-    constant, a run of ones in the constant only needs an AND of those bits of `value`, and
-    a run of zeros an OR, which ABC packs into a few LUTs. Signed values compare as two's
-    complement.
-    """
-    width = len(value)
-    if value.shape().signed:            # offset binary: flip the sign bit, shift the range
-        return _at_least(m, Cat(value[:width - 1], ~value[width - 1]),
-                         const + (1 << (width - 1)), name)
-    if const <= 0:
-        return Const(1, 1)
-    if const >= 1 << width:
-        return Const(0, 1)
-    value = floatcore.wire(m, value, f"{name}_value")
-    # From the top down, over runs of equal constant bits: gt = value > const on the bits
-    # seen so far, eq = equal on them (each a signal: both are used twice).
-    gt, eq = Const(0, 1), Const(1, 1)
-    top, step = width, 0
-    while top > 0:
-        bit = (const >> (top - 1)) & 1
-        low = top - 1
-        while low > 0 and (const >> (low - 1)) & 1 == bit:
-            low -= 1
-        run = value[low:top]
-        if bit:
-            eq = floatcore.wire(m, eq & run.all(), f"{name}_eq{step}")
-        else:
-            nonzero = floatcore.wire(m, run.any(), f"{name}_any{step}")
-            gt = floatcore.wire(m, gt | (eq & nonzero), f"{name}_gt{step}")
-            eq = floatcore.wire(m, eq & ~nonzero, f"{name}_eq{step}")
-        top, step = low, step + 1
-    return floatcore.wire(m, gt | eq, name)
-
-
-def _add_constant(m, value, constant, width, name):
-    """``value + constant`` modulo 2^width, as its own carry chain (a kept signal).
-
-    a + b + constant in one expression becomes one carry chain plus as many LUTs again
-    (yosys merges the adds); adding the constant to one operand first, into a signal yosys
-    must keep, gives two plain chains, and the chain starts at the constant's lowest one.
-    Callers read the result modulo 2^width (it is unsigned; sign-extended `value`).
-    """
-    extended = Signal(width, name=f"{name}_in")
-    m.d.comb += extended.eq(value)
-    constant %= 1 << width
-    if constant == 0:
-        return extended
-    low = (constant & -constant).bit_length() - 1       # trailing zeros of the constant
-    result = Signal(width, name=name, attrs={"keep": 1})
-    m.d.comb += result.eq(Cat(extended[:low], extended[low:] + (constant >> low)))
-    return result
 
 
 def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
@@ -92,9 +36,9 @@ def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
     forced = Const(0, out_fmt.bits)
     signed_class = Const(0, 1)
     for index, (flag, code, takes_sign) in enumerate(classes):
-        flag = floatcore.wire(m, flag, f"flag{index}")
-        selected = floatcore.wire(m, flag & ~taken, f"class{index}")
-        taken = floatcore.wire(m, taken | flag, f"taken{index}")
+        flag = intcore.wire(m, flag, f"flag{index}")
+        selected = intcore.wire(m, flag & ~taken, f"class{index}")
+        taken = intcore.wire(m, taken | flag, f"taken{index}")
         forced = forced | Mux(selected, code, 0)
         if takes_sign:
             signed_class = signed_class | selected
@@ -203,7 +147,7 @@ class LMul(wiring.Component):
         if not self.special_values:
             return out
         flags = floatcore.unpack(m, fmt, code, name)        # NaN / Inf per fmt.specials
-        nan = floatcore.wire(m, flags["nan"], f"{name}_nan")
+        nan = intcore.wire(m, flags["nan"], f"{name}_nan")
         exp_zero = flags["exp_zero"]
         normalize = self.subnormal_inputs == "normalize" and fmt.subnormals
         zero = (exp_zero & (frac == 0)) if normalize else exp_zero
@@ -211,8 +155,8 @@ class LMul(wiring.Component):
         if normalize:
             # A subnormal F * 2^(emin - m), F != 0 with lz leading zeros, is exactly
             # (1 + F' / 2^m) * 2^(emin - 1 - lz): exponent field -lz, F' = F << (lz + 1).
-            lz = floatcore.leading_zeros(m, frac, f"{name}_lz")
-            sub = floatcore.wire(m, exp_zero & (frac != 0), f"{name}_subnormal")
+            lz = intcore.leading_zeros(m, frac, f"{name}_lz")
+            sub = intcore.wire(m, exp_zero & (frac != 0), f"{name}_subnormal")
             exp = Signal(signed(max(eb, mb.bit_length()) + 1), name=f"{name}_exp")
             shifted = Signal(mb, name=f"{name}_frac")
             m.d.comb += [exp.eq(Mux(sub, -lz, efield)),
@@ -235,10 +179,10 @@ class LMul(wiring.Component):
         sign = v["a_sign"] ^ v["b_sign"]
         flags = {}
         if self.special_values:
-            a_zero = floatcore.wire(m, v["a_zero"], "a_is_zero")
-            b_zero = floatcore.wire(m, v["b_zero"], "b_is_zero")
-            a_inf = floatcore.wire(m, v["a_inf"], "a_is_inf")
-            b_inf = floatcore.wire(m, v["b_inf"], "b_is_inf")
+            a_zero = intcore.wire(m, v["a_zero"], "a_is_zero")
+            b_zero = intcore.wire(m, v["b_zero"], "b_is_zero")
+            a_inf = intcore.wire(m, v["a_inf"], "a_is_inf")
+            b_inf = intcore.wire(m, v["b_inf"], "b_is_inf")
             flags = dict(nan=v["a_nan"] | v["b_nan"] | (a_inf & b_zero) | (a_zero & b_inf),
                          inf=a_inf | b_inf, zero=a_zero | b_zero)
 
@@ -274,7 +218,7 @@ class LMul(wiring.Component):
                 constant += lift << mb
                 width = shape = mb + (hi + lift).bit_length()
             total = Signal(shape, name="total")
-            m.d.comb += total.eq(code_a + _add_constant(m, code_b, constant, width, "b_biased"))
+            m.d.comb += total.eq(code_a + intcore.add_constant(m, code_b, constant, width, "b_biased"))
             v = pipe.stage("sum", sign=sign, total=total, **flags)
             frac_bits = mb
             rounded = exact = v["total"]
@@ -283,14 +227,14 @@ class LMul(wiring.Component):
             # when S >= 2^m. guarded = the fraction with one more bit (the one shifted out).
             s = Signal(mb + 2, name="mantissa_sum")
             m.d.comb += s.eq(v["a_frac"] + v["b_frac"] + self.offset_ulps)
-            carry = floatcore.wire(m, s[mb] | s[mb + 1], "mantissa_carry")
+            carry = intcore.wire(m, s[mb] | s[mb + 1], "mantissa_carry")
             guarded = Signal(mb + 1, name="guarded")
             m.d.comb += guarded.eq(Mux(carry, Cat(s[:mb], s[mb + 1]), Cat(Const(0, 1), s[:mb])))
             width = max(len(v["a_exp"]) + 1, abs(k).bit_length()) + 3
             exp = Signal(signed(width), name="exp_sum")
-            m.d.comb += exp.eq(v["a_exp"] + _add_constant(m, v["b_exp"], -k, width, "b_biased")
+            m.d.comb += exp.eq(v["a_exp"] + intcore.add_constant(m, v["b_exp"], -k, width, "b_biased")
                                + carry)                 # carry: the chain's carry-in
-            exact = floatcore.wire(m, Cat(guarded, exp).as_signed(), "exact")  # m + 1 fraction bits
+            exact = intcore.wire(m, Cat(guarded, exp).as_signed(), "exact")  # m + 1 fraction bits
             if mo > mb:
                 rounded = exact
                 frac_bits = mb + 1
@@ -303,7 +247,7 @@ class LMul(wiring.Component):
             rounded, exact = v["rounded"], v["exact"]
 
         pad = mo - frac_bits                         # rounded * 2^pad is in out_fmt's layout
-        sign = floatcore.wire(m, v["sign"], "sign")
+        sign = intcore.wire(m, v["sign"], "sign")
         normal = Cat(Const(0, pad), rounded ^ (lift << frac_bits))[:out_fmt.bits - 1]
         if not self.special_values:
             v = pipe.stage("classified", code=Cat(normal, sign))
@@ -315,7 +259,7 @@ class LMul(wiring.Component):
         can_overflow = (2 * exp_hi - k + carries + 1) << frac_bits > out_fmt.max_code >> pad
         overflow = Const(0, 1)
         if can_overflow:
-            overflow = _at_least(m, rounded, (out_fmt.max_code >> pad) + 1 + (lift << frac_bits),
+            overflow = intcore.at_least(m, rounded, (out_fmt.max_code >> pad) + 1 + (lift << frac_bits),
                                  "overflow")
         # The subnormal path's rounding increment comes after the "classified" cut point;
         # whether the result rounds to zero is known before it.
@@ -332,13 +276,13 @@ class LMul(wiring.Component):
             if out_fmt.specials == "fnuz":
                 underflow_zero = vanishes | (tiny & (kept == 0) & (~guard | tie))
         else:
-            underflow_zero = ~_at_least(m, rounded, (1 + lift) << frac_bits, "normal")   # flush
+            underflow_zero = ~intcore.at_least(m, rounded, (1 + lift) << frac_bits, "normal")   # flush
         v = pipe.stage("classified", sign=sign, normal=normal, tiny=tiny, kept=kept,
                        guard=guard, tie=tie, overflow=overflow, underflow_zero=underflow_zero,
                        nan=v["nan"], inf=v["inf"], zero=v["zero"])
         # Round half up (the guard bit as the increment), then a tie to even: the sum is
         # odd exactly when kept is even, and clearing its last bit gives kept back.
-        subnormal = floatcore.wire(m, v["kept"] + v["guard"], "sub_rounded")
+        subnormal = intcore.wire(m, v["kept"] + v["guard"], "sub_rounded")
         subnormal = Cat(subnormal[0] & ~v["tie"], subnormal[1:])
         magnitude = Mux(v["tiny"], subnormal, v["normal"])
         v["code"] = Cat(magnitude[:out_fmt.bits - 1], v["sign"])
@@ -367,7 +311,7 @@ class LMul(wiring.Component):
         if exact.shape().signed:
             exp = exp.as_signed()
         pad = max(0, mo - frac_bits)                 # so that the right shift is >= 1
-        sig = floatcore.wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
+        sig = intcore.wire(m, Cat(Const(0, pad), exact[:frac_bits], Const(1, 1)), "sub_sig")
         width = len(sig)                             # frac_bits + pad + 1
         # magnitude = RNE(sig / 2^r), r = 1 - E + (width - 1) - mo >= 1 for E <= 0. Below
         # E = lowest (r > width), sig / 2^r < 1/2 rounds to 0. The shift for the mo + 1
@@ -383,13 +327,13 @@ class LMul(wiring.Component):
                     m.d.comb += r1.eq(base - e)
             with m.Default():                        # any shift (the widest maps smallest)
                 m.d.comb += r1.eq(width - 1)
-        above = floatcore.wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
+        above = intcore.wire(m, sig >> r1, "sub_above")     # the guard bit, then the kept bits
         kept, guard = above[1:], above[0]
         # A tie: the guard bit set and no one among the r1 bits below it (as many trailing
         # zeros as r1; the sticky bit is the opposite).
-        tz = floatcore.leading_zeros(m, sig[::-1], "sub_tz")     # trailing zeros
-        tie = floatcore.wire(m, guard & ~(tz < r1), "sub_tie")
-        vanishes = ~_at_least(m, exp, lowest + lift, "sub_in_range")
-        tiny = ~_at_least(m, exp, 1 + lift, "not_tiny")
-        return (floatcore.wire(m, tiny, "tiny"), floatcore.wire(m, vanishes, "vanishes"),
+        tz = intcore.leading_zeros(m, sig[::-1], "sub_tz")     # trailing zeros
+        tie = intcore.wire(m, guard & ~(tz < r1), "sub_tie")
+        vanishes = ~intcore.at_least(m, exp, lowest + lift, "sub_in_range")
+        tiny = ~intcore.at_least(m, exp, 1 + lift, "not_tiny")
+        return (intcore.wire(m, tiny, "tiny"), intcore.wire(m, vanishes, "vanishes"),
                 kept, guard, tie)

@@ -1,4 +1,4 @@
-"""Shared float pieces of hdl/floatcore.py, simulated with Amaranth's simulator."""
+"""Integer and fixed-point pieces of hdl/intcore.py, simulated with Amaranth's simulator."""
 
 import random
 
@@ -6,14 +6,14 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hdl import floatcore
+from hdl import intcore
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 9, 24, 28, 51, 64])
 def test_leading_zeros_counts_like_bit_length(width):
     m = Module()
     value = Signal(width)
-    count = floatcore.leading_zeros(m, value, "lz")
+    count = intcore.leading_zeros(m, value, "lz")
     rng = random.Random(width)
     if width <= 9:
         values = range(1 << width)
