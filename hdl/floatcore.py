@@ -176,40 +176,46 @@ def round_pack(m, out_fmt, sign, exp, sig, name):
 
 
 def select_code(m, out_fmt, *, sign, nan, inf, zero, rounded, name):
-    """The output code, by priority: NaN, ±Inf result, exact zero, rounded finite result.
+    """The output code, by priority: NaN, ±Inf result, exact zero or rounded to zero,
+    overflow, else the rounded finite code.
 
     `nan`, `inf` and `zero` flag results known before rounding (None where the case cannot
-    occur); `rounded` is the dict from `round_pack`. Overflow and the signs of zeros follow
-    `out_fmt`'s policies (a format without −0 gives +0). Raises `ValueError` if a flag is
-    given that `out_fmt` cannot represent (units check this in their constructors).
+    occur); `rounded` is the dict of `round_aligned` (``code``, ``overflow``,
+    ``underflow_zero``). Overflow and the signs of zeros follow `out_fmt`'s policies (a
+    format without −0 gives +0; NaN is canonical, without the result's sign). Written as
+    an AND-OR of one-hot class flags with the constant codes, which maps to fewer LUTs
+    than a chain of multiplexers. Raises `ValueError` if a flag is given that `out_fmt`
+    cannot represent (units check this in their constructors).
     """
     nan_code, inf_code, overflow_code = special_codes(out_fmt)
     sign_bit = 1 << (out_fmt.bits - 1)
+    # (flag, constant code, whether it takes the result's sign).
+    classes = []
+    if nan is not None:
+        classes.append((nan, _need(nan_code, out_fmt, "NaN"), False))
+    if inf is not None:
+        code = _need(inf_code, out_fmt, "infinite")
+        classes.append((inf, code, code != nan_code))
+    classes.append((zero | rounded["underflow_zero"], 0, out_fmt.specials != "fnuz"))
+    code = _need(overflow_code, out_fmt, "overflowing")
+    classes.append((rounded["overflow"], code, code != nan_code))
+    taken = Const(0, 1)
+    forced = Const(0, out_fmt.bits)
+    signed_class = Const(0, 1)
+    for index, (flag, code, takes_sign) in enumerate(classes):
+        flag = intcore.wire(m, flag, f"{name}_flag{index}")
+        selected = intcore.wire(m, flag & ~taken, f"{name}_class{index}")
+        taken = intcore.wire(m, taken | flag, f"{name}_taken{index}")
+        forced = forced | Mux(selected, code, 0)
+        if takes_sign:
+            signed_class = signed_class | selected
+    out = Signal(out_fmt.bits, name=f"{name}_code")
+    m.d.comb += out.eq((rounded["code"] & (~taken).replicate(out_fmt.bits)) | forced
+                       | Mux(signed_class & sign, sign_bit, 0))
+    return out
 
-    def with_sign(magnitude):         # NaN is canonical: it never takes the result's sign
-        if magnitude == nan_code:
-            return nan_code
-        return Mux(sign, sign_bit, 0) | magnitude
 
-    signed_zero = with_sign(0) if out_fmt.specials != "fnuz" else 0
-    cases = [
-        (nan, _need(nan_code, out_fmt, "NaN", nan)),
-        (inf, with_sign(_need(inf_code, out_fmt, "infinite", inf))),
-        (zero, signed_zero),
-        (rounded["underflow_zero"], signed_zero),
-        (rounded["overflow"], with_sign(_need(overflow_code, out_fmt, "overflowing", True))),
-    ]
-    code = Signal(out_fmt.bits, name=f"{name}_code")
-    m.d.comb += code.eq(rounded["code"])
-    for flag, value in reversed([case for case in cases if case[0] is not None]):
-        with m.If(flag):                 # later statements win: first case has priority
-            m.d.comb += code.eq(value)
-    return code
-
-
-def _need(code, out_fmt, what, flag):
-    if flag is None:
-        return 0
+def _need(code, out_fmt, what):
     if code is None:
         raise ValueError(f"out_fmt {out_fmt} cannot represent a {what} result")
     return code

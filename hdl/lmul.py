@@ -15,39 +15,6 @@ from .pipeline import Pipeline, check_stages
 __all__ = ["LMul"]
 
 
-def _select_code(m, out_fmt, *, sign, nan, inf, zero, rounded):
-    """The output code, with the priorities of `floatcore.select_code` (NaN, ±Inf result,
-    exact zero, rounded to zero, overflow, else the rounded code), written as an AND-OR of
-    one-hot class flags with the constant codes.
-    """
-    nan_code, inf_code, overflow_code = floatcore.special_codes(out_fmt)
-    sign_bit = 1 << (out_fmt.bits - 1)
-    # (flag, constant code, whether it takes the result's sign); NaN is canonical.
-    classes = []
-    if nan is not None:
-        classes.append((nan, floatcore._need(nan_code, out_fmt, "NaN", nan), False))
-    if inf is not None:
-        code = floatcore._need(inf_code, out_fmt, "infinite", inf)
-        classes.append((inf, code, code != nan_code))
-    classes.append((zero | rounded["underflow_zero"], 0, out_fmt.specials != "fnuz"))
-    code = floatcore._need(overflow_code, out_fmt, "overflowing", True)
-    classes.append((rounded["overflow"], code, code != nan_code))
-    taken = Const(0, 1)
-    forced = Const(0, out_fmt.bits)
-    signed_class = Const(0, 1)
-    for index, (flag, code, takes_sign) in enumerate(classes):
-        flag = intcore.wire(m, flag, f"flag{index}")
-        selected = intcore.wire(m, flag & ~taken, f"class{index}")
-        taken = intcore.wire(m, taken | flag, f"taken{index}")
-        forced = forced | Mux(selected, code, 0)
-        if takes_sign:
-            signed_class = signed_class | selected
-    out = Signal(out_fmt.bits, name="code")
-    m.d.comb += out.eq((rounded["code"] & (~taken).replicate(out_fmt.bits)) | forced
-                       | Mux(signed_class & sign, sign_bit, 0))
-    return out
-
-
 class LMul(wiring.Component):
     """L-Mul unit (Luo & Sun, 2024): a floating-point product approximated by one addition.
 
@@ -286,8 +253,8 @@ class LMul(wiring.Component):
         subnormal = Cat(subnormal[0] & ~v["tie"], subnormal[1:])
         magnitude = Mux(v["tiny"], subnormal, v["normal"])
         v["code"] = Cat(magnitude[:out_fmt.bits - 1], v["sign"])
-        code = _select_code(
-            m, out_fmt, sign=v["sign"], rounded=v,
+        code = floatcore.select_code(
+            m, out_fmt, sign=v["sign"], rounded=v, name="r",
             nan=v["nan"] if fmt.has_nan or fmt.has_inf else None,
             inf=v["inf"] if fmt.has_inf else None, zero=v["zero"])
         v = pipe.stage("output", code=code)
