@@ -3,14 +3,12 @@
 The golden model is `golden.dot.dot`; the bench is tb/test_dot.py.
 """
 
-import types
-
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import dot as golden_dot, formats
-from . import floatcore, fpadd, intcore
+from . import floatcore, fpadd, intcore, protocol
 from .fpmul import FPMul
 from .lmul import LMul
 from .pipeline import Pipeline, check_stages
@@ -73,6 +71,20 @@ class Dot(wiring.Component):
     """
 
     CUT_POINTS = ("products", "tree", "levels")
+    PARAMETERS = {"fmt": protocol.Format(formats.FloatFormat, example="fp8_e4m3"),
+                  "lanes": protocol.Integer(),
+                  "mul": protocol.Choice("lmul", "exact"),
+                  "acc": protocol.Choice("fp32", "kulisch"),
+                  "guard_bits": protocol.Integer(),
+                  "out_fmt": protocol.Format(formats.FloatFormat, optional=True),
+                  "carry": protocol.Choice("integer", "formula"),
+                  "offset": protocol.Choice("paper", "none", integer=True),
+                  "subnormal_inputs": protocol.Choice("flush", "normalize"),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"fmt": "fp8_e4m3", "lanes": 4, "stages": 3},
+                {"fmt": "fp8_e4m3", "lanes": 3, "mul": "exact", "acc": "kulisch",
+                 "stages": 1},
+                {"fmt": "fp8_e5m2", "lanes": 1, "acc": "kulisch", "stages": 0}]
 
     def __init__(self, *, fmt, lanes=4, mul="lmul", acc="fp32", guard_bits=16, out_fmt=None,
                  carry="integer", offset="paper", subnormal_inputs="flush", stages=0):
@@ -94,6 +106,17 @@ class Dot(wiring.Component):
         levels = max(self.tree_depth - 1, 0) if self.stages == 3 else 0
         convert = 1 if self.acc == "kulisch" else 0      # the final rounding's own cycle
         return min(self.stages, 2) + levels + 1 + convert
+
+    @property
+    def golden(self):
+        """``(golden.dot.dot, kwargs)``: ``dot(a, b, **kwargs)`` gives the result of each
+        row of `a` and `b` (a vector of any multiple of `lanes` terms)."""
+        kwargs = {"fmt": self.fmt, "lanes": self.lanes, "mul": self.mul, "acc": self.acc,
+                  "guard_bits": self.guard_bits, "out_fmt": self.out_fmt}
+        if self.mul == "lmul":
+            kwargs.update(carry=self.carry, offset=self.offset,
+                          subnormal_inputs=self.subnormal_inputs)
+        return golden_dot.dot, kwargs
 
     def _lane(self, product_fmt):
         if self.mul == "lmul":
@@ -137,14 +160,11 @@ class Dot(wiring.Component):
         else:
             pf = formats.FP32
 
-        # The accumulator takes a beat when its output register is free or being read.
-        take = types.SimpleNamespace(valid=Signal(name="beat_valid"),
-                                     ready=Signal(name="beat_ready"),
-                                     payload=Signal(name="beat_unused"))
         cuts = list(self.CUT_POINTS[:self.stages])
         if "levels" in cuts:
             cuts[cuts.index("levels"):] = [f"level{d}" for d in range(self.tree_depth - 1)]
-        pipe = Pipeline(m, self.i, take, cuts)
+        # The accumulator takes a beat when its output register is free or being read.
+        pipe = Pipeline(m, self.i, None, cuts)
 
         products = []
         for index in range(lanes):                  # combinational multipliers
@@ -210,20 +230,20 @@ class Dot(wiring.Component):
             sign = intcore.wire(m, Mux(inf, final_flags[2], negative & ~zero), "result_sign")
             result = floatcore.select_code(m, self.out_fmt, sign=sign, rounded=rounded,
                                            nan=nan, inf=inf, zero=zero, name="result_r")
-            m.d.comb += take.ready.eq(final_free)
+            m.d.comb += pipe.ready.eq(final_free)
             with m.If(out_free):
                 m.d.sync += [out_code.eq(result), out_valid.eq(final_valid)]
             with m.If(final_free):
                 m.d.sync += [final.eq(acc_next), final_flags.eq(flags_next),
-                             final_valid.eq(take.valid & v["last"])]
-            with m.If(take.valid & take.ready):
+                             final_valid.eq(pipe.valid & v["last"])]
+            with m.If(pipe.valid & pipe.ready):
                 m.d.sync += [reg.eq(value) for reg, value in state]
                 m.d.sync += first.eq(v["last"])
         else:
             acc = Signal(32, name="acc", reset_less=True)
             result = fpadd.fp_add(m, formats.FP32, Mux(first, 0, acc), v["total"], "acc")
-            m.d.comb += take.ready.eq(out_free)
-            with m.If(take.valid & take.ready):
+            m.d.comb += pipe.ready.eq(out_free)
+            with m.If(pipe.valid & pipe.ready):
                 m.d.sync += [acc.eq(result), first.eq(v["last"])]
                 with m.If(v["last"]):
                     m.d.sync += [out_code.eq(result), out_valid.eq(1)]
@@ -232,5 +252,5 @@ class Dot(wiring.Component):
             with m.Elif(self.o.ready):
                 m.d.sync += out_valid.eq(0)
         m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out_code)]
-        pipe.finish(Const(0, 1))
+        pipe.finish()
         return m

@@ -8,8 +8,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import formats
-from . import floatcore, intcore
+from golden import formats, ops
+from . import floatcore, intcore, protocol
 from .pipeline import Pipeline, check_stages
 
 __all__ = ["FPMul"]
@@ -49,6 +49,11 @@ class FPMul(wiring.Component):
     """
 
     CUT_POINTS = ("product", "output", "aligned", "normalized", "decoded")
+    PARAMETERS = {"fmt": protocol.Format(formats.FloatFormat, example="bf16"),
+                  "out_fmt": protocol.Format(formats.FloatFormat, optional=True),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"fmt": "fp8_e4m3", "stages": 0}, {"fmt": "fp8_e5m2", "stages": 3},
+                {"fmt": "bf16", "stages": 5}]
     ops_per_cycle = 1
 
     def __init__(self, *, fmt, out_fmt=None, stages=0):
@@ -70,6 +75,11 @@ class FPMul(wiring.Component):
     @property
     def latency(self):
         return self.stages
+
+    @property
+    def golden(self):
+        """``(golden.ops.mul, kwargs)``: the model of this unit's products."""
+        return ops.mul, {"fmt": self.fmt, "out_fmt": self.out_fmt}
 
     def elaborate(self, platform):
         m = Module()

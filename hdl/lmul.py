@@ -8,8 +8,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import lmul as golden_lmul
-from . import floatcore, intcore
+from golden import formats, lmul as golden_lmul
+from . import floatcore, intcore, protocol
 from .pipeline import Pipeline, check_stages
 
 __all__ = ["LMul"]
@@ -86,6 +86,16 @@ class LMul(wiring.Component):
     """
 
     CUT_POINTS = ("sum", "output", "decoded", "classified")
+    PARAMETERS = {"fmt": protocol.Format(formats.FloatFormat, example="bf16"),
+                  "carry": protocol.Choice("integer", "formula"),
+                  "offset": protocol.Choice("paper", "none", integer=True),
+                  "out_fmt": protocol.Format(formats.FloatFormat, optional=True),
+                  "subnormal_inputs": protocol.Choice("flush", "normalize"),
+                  "special_values": protocol.Boolean(),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"fmt": "fp8_e4m3", "stages": 4},
+                {"fmt": "fp8_e5m2", "carry": "formula", "subnormal_inputs": "normalize",
+                 "stages": 2}]
     ops_per_cycle = 1
 
     def __init__(self, *, fmt, carry="integer", offset="paper", out_fmt=None,
@@ -104,6 +114,14 @@ class LMul(wiring.Component):
     @property
     def latency(self):
         return self.stages
+
+    @property
+    def golden(self):
+        """``(golden.lmul.lmul, kwargs)``: the model of this unit's products."""
+        return golden_lmul.lmul, {
+            "fmt": self.fmt, "carry": self.carry, "offset": self.offset,
+            "out_fmt": self.out_fmt, "subnormal_inputs": self.subnormal_inputs,
+            "special_values": self.special_values}
 
     def _operand(self, m, code, name):
         """Fields of one operand: exponent field (signed if normalized), fraction, flags."""

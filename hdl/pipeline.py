@@ -39,8 +39,12 @@ class Pipeline:
     ----------
     m : Module
         The module to add logic to.
-    i, o : stream interfaces
-        The unit's input (flipped stream) and output stream ports.
+    i : stream interface
+        The unit's input port (flipped stream).
+    o : stream interface or None
+        The unit's output port, which `finish` drives; or None when the last stage feeds
+        a register of the unit itself (an accumulator): the unit then reads `valid` and
+        the last stage's values, and drives `ready` high in the cycles it takes them.
     cuts : collection of str
         The cut point names that get a register; the others are wires.
 
@@ -48,6 +52,11 @@ class Pipeline:
     -------
     advance : Signal
         High when every stage moves forward this cycle (also ``i.ready``).
+    valid, ready : Signal
+        The last stage holds an item; it is taken this cycle (``o.valid``, ``o.ready``
+        with a stream output).
+    latency : int
+        Cycles from an accepted input to the last stage: the number of registered cuts.
     """
 
     def __init__(self, m, i, o, cuts):
@@ -56,8 +65,16 @@ class Pipeline:
         self._used = set()
         self._o = o
         self._valid = i.valid
+        if o is None:
+            self.valid, self.ready = Signal(name="pipe_valid"), Signal(name="pipe_ready")
+        else:
+            self.valid, self.ready = o.valid, o.ready
         self.advance = Signal()
-        m.d.comb += [self.advance.eq(~o.valid | o.ready), i.ready.eq(self.advance)]
+        m.d.comb += [self.advance.eq(~self.valid | self.ready), i.ready.eq(self.advance)]
+
+    @property
+    def latency(self):
+        return len(self._cuts)
 
     def stage(self, name, **values):
         """Return `values` registered if `name` is a selected cut point, else unchanged.
@@ -80,9 +97,16 @@ class Pipeline:
         self._valid = valid
         return registered
 
-    def finish(self, payload):
-        """Drive the output stream from the last stage. Checks every cut point was placed."""
+    def finish(self, payload=None):
+        """Drive `valid` (and the output stream's payload) from the last stage. Checks
+        that every cut point was placed, and that a payload is given exactly when the
+        pipeline has a stream output."""
         missing = self._cuts - self._used
         if missing:
             raise ValueError(f"cut points {sorted(missing)} were never placed")
-        self.m.d.comb += [self._o.valid.eq(self._valid), self._o.payload.eq(payload)]
+        if (payload is None) != (self._o is None):
+            raise ValueError("finish() takes a payload exactly when the pipeline has a "
+                             "stream output")
+        self.m.d.comb += self.valid.eq(self._valid)
+        if self._o is not None:
+            self.m.d.comb += self._o.payload.eq(payload)

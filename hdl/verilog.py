@@ -2,20 +2,19 @@
 # (units built here are often only inspected: parameter checks, benches reading `latency`)
 """Build units from (name, parameters) and write their Verilog, deterministically.
 
-A parameter set is a plain dict of keyword arguments. Values may be given as strings where a
-unit expects a number format (parameters whose name ends in ``fmt``): ``"fp8_e4m3"`` is
-resolved through `golden.formats.format_from_name`, so TOML files and command lines can name
-formats. The same (unit, parameters) always gives byte-identical Verilog at the same path.
+A parameter set is a plain dict of keyword arguments. Values are resolved by the kind each unit
+declares for the parameter (`hdl.protocol`): a number format may be given by name
+(``"fp8_e4m3"``, through `golden.formats.format_from_name`), so TOML files and command lines
+can name formats. The same (unit, parameters) always gives byte-identical Verilog at the same path.
 """
 
 import hashlib
-import inspect
 from pathlib import Path
 
 from amaranth.back import verilog
 
 from golden import formats
-from . import unit_class
+from . import protocol, unit_class
 
 __all__ = ["resolve_params", "build_unit", "params_key", "convert", "emit", "VERILOG_DIR"]
 
@@ -23,22 +22,12 @@ VERILOG_DIR = Path("build") / "verilog"
 
 
 def resolve_params(name, params):
-    """Check `params` against the unit's constructor and resolve format names.
+    """Check `params` against the unit's declared parameters (`hdl.protocol`) and resolve
+    each value by its kind (format names become formats).
 
     Raises `ValueError` naming an unknown parameter and listing the accepted ones.
     """
-    cls = unit_class(name)
-    accepted = [p.name for p in inspect.signature(cls.__init__).parameters.values()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    resolved = {}
-    for key, value in dict(params).items():
-        if key not in accepted:
-            raise ValueError(f"unit {name!r} has no parameter {key!r}; "
-                             f"its parameters are: {', '.join(accepted)}")
-        if key.endswith("fmt") and isinstance(value, str):
-            value = formats.format_from_name(value)
-        resolved[key] = value
-    return resolved
+    return protocol.resolve(unit_class(name), name, params)
 
 
 def build_unit(name, params=None):

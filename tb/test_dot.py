@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from golden import dot, formats
+from golden import formats
 from tb import compare, harness, vectors
 
 # (params, operand set); the longest first, so that pytest-xdist's workers finish together.
@@ -161,11 +161,7 @@ def vector_lengths(beats, rng, longest=8):
 
 def golden_results(unit, a, b, lengths):
     """Golden result of every vector, grouping vectors of equal length."""
-    params = dict(lanes=unit.lanes, mul=unit.mul, acc=unit.acc, guard_bits=unit.guard_bits,
-                  out_fmt=unit.out_fmt)
-    if unit.mul == "lmul":
-        params.update(carry=unit.carry, offset=unit.offset,
-                      subnormal_inputs=unit.subnormal_inputs)
+    function, kwargs = unit.golden
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     out = np.zeros(len(lengths), dtype=np.uint64)
     lengths = np.asarray(lengths)
@@ -174,7 +170,7 @@ def golden_results(unit, a, b, lengths):
         rows = starts[which][:, None] + np.arange(n)[None, :]
         va = a[rows].reshape(which.size, n * unit.lanes)
         vb = b[rows].reshape(which.size, n * unit.lanes)
-        out[which] = dot.dot(va, vb, unit.fmt, **params)
+        out[which] = function(va, vb, **kwargs)
     return out
 
 

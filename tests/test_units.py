@@ -82,3 +82,68 @@ def test_fpga_register_wrapper_lints_clean(context, tmp_path):
     wrapper_path = tmp_path / "wrapper.v"
     wrapper_path.write_text(wrapped.text)
     assert lint.lint_verilog_files([wrapper_path, path], wrapper.WRAPPER_TOP) == []
+
+
+# --- the unit protocol (hdl/protocol.py) ------------------------------------------------------
+
+from hdl import UNITS, protocol, unit_class  # noqa: E402
+
+
+def _as_text(value):
+    """How a design file or the command line writes a parameter value."""
+    if isinstance(value, tuple):
+        return "+".join(str(item) for item in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_every_unit_builds_from_its_declared_defaults_and_examples(name):
+    """Every declared parameter resolves from text to the value it names (a kind that does
+    not match the value, e.g. a format declared as Integer, leaves the text unresolved and
+    fails here), and every unit builds from its defaults and its examples and states its
+    protocol members."""
+    cls = unit_class(name)
+    for params in [protocol.defaults(cls)] + cls.EXAMPLES:
+        unit = verilog.build_unit(name, params)
+        resolved = verilog.resolve_params(name, params)
+        for key, value in resolved.items():
+            if value is None:
+                continue
+            text = verilog.resolve_params(name, {key: _as_text(value)})[key]
+            assert text == value, (name, key, value, text)
+        assert isinstance(unit.latency, int) and unit.latency >= 0
+        assert isinstance(unit.ops_per_cycle, int) and unit.ops_per_cycle >= 1
+        function, kwargs = unit.golden
+        assert callable(function) and isinstance(kwargs, dict)
+
+
+def test_protocol_catches_a_wrong_declaration():
+    class Unit:
+        PARAMETERS = {"fmt": protocol.Format(), "stages": 3}
+
+        def __init__(self, *, fmt, stages=0):
+            pass
+
+    with pytest.raises(TypeError, match=r"Unit.PARAMETERS\['stages'\] must be a parameter "
+                                        r"kind .*, not 3"):
+        protocol.declared_parameters(Unit)
+    Unit.PARAMETERS = {"fmt": protocol.Format()}
+    with pytest.raises(TypeError, match=r"Unit.PARAMETERS must declare exactly its "
+                                        r"keyword-only parameters in order \(fmt, stages\)"):
+        protocol.declared_parameters(Unit)
+    Unit.PARAMETERS = {"fmt": protocol.Format(), "stages": protocol.Integer()}
+    with pytest.raises(TypeError, match=r"PARAMETERS\['fmt'\] needs an example"):
+        protocol.defaults(Unit)
+
+
+def test_kinds_resolve_text():
+    assert protocol.Integer().resolve("n", " 12") == 12
+    assert protocol.Boolean().resolve("b", "False") is False
+    assert protocol.Choice("paper", "none", integer=True).resolve("offset", "3") == 3
+    assert protocol.Choice("paper", "none", integer=True).resolve("offset", "paper") == "paper"
+    from golden import formats
+    assert protocol.Format().resolve("fmt", "bf16") is formats.BF16
+    assert protocol.FormatList().resolve("lanes", "fp8_e4m3+int8") == (
+        formats.FP8_E4M3, formats.IntFormat(8, True))
+    assert protocol.FormatList().resolve("lanes", ["bf16", formats.FP16]) == (
+        formats.BF16, formats.FP16)
