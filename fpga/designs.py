@@ -157,7 +157,7 @@ def _grid(params, where):
 
 def _check_instance(unit, params, where):
     try:
-        flow._build(unit, params)
+        flow.build_unit(unit, params)
     except (TypeError, ValueError) as exc:
         raise DesignError(f"{where}: {exc}") from None
 

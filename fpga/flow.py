@@ -40,7 +40,7 @@ from pathlib import Path
 from . import cache as cache_mod
 from . import parse, targets, tools, wrapper
 
-__all__ = ["Job", "check_job", "tool_versions", "prepare", "execute", "run", "ROOT",
+__all__ = ["Job", "check_job", "build_unit", "tool_versions", "prepare", "execute", "run", "ROOT",
            "VERILOG_DIR", "DEFAULT_TIMEOUT_S", "STATUSES"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,11 +110,11 @@ def check_job(job):
     timeout = _positive_number("timeout_s", job.timeout_s)
     if not isinstance(job.params, dict):
         raise TypeError(f"params must be a dict, not {job.params!r}")
-    _build(job.unit, job.params)
+    build_unit(job.unit, job.params)
     return dataclasses.replace(job, target=tgt.name, seed=seed, freq_mhz=freq, timeout_s=timeout)
 
 
-def _build(unit, params):
+def build_unit(unit, params):
     """Construct the unit (validating its parameters); errors name the unit and parameters."""
     from hdl import verilog       # imported here: `fpga` itself must import without hdl
     try:
@@ -192,7 +192,7 @@ def prepare(job, *, cache=None, versions=None, verilog_dir=VERILOG_DIR):
     cache = cache or cache_mod.Cache()
     job = check_job(job)
     tgt = targets.target(job.target)
-    unit = _build(job.unit, job.params)
+    unit = build_unit(job.unit, job.params)
     params_key = verilog.params_key(job.unit, job.params)
     context = "out-of-context" if tgt.family == "ecp5" else "scan"
     # Variants, seeds and targets of one unit share its Verilog and wrapper: convert once.

@@ -24,13 +24,12 @@ import statistics
 from pathlib import Path
 
 from . import parse
+from . import studies as study_files
 
 __all__ = ["aggregate", "compare_rows", "write_report", "derived", "table_columns",
-           "study_markdown", "load_studies", "write_study", "STUDIES_DIR",
            "row_cells", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build" / "report"
-STUDIES_DIR = Path(__file__).resolve().parent.parent / "build" / "studies"
 
 _MARKERS = {"dsp": "o", "nodsp": "s", "nodsp-booth": "^"}
 
@@ -219,16 +218,6 @@ def _inline(text):
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
-def _md_escape(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(headers, rows):
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _html_table(headers, rows, links=None):
     out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"]
     for index, row in enumerate(rows):
@@ -245,42 +234,6 @@ def _html_table(headers, rows, links=None):
 
 
 # --- studies: accuracy and error results written by scripts, shown in the report ------------
-
-def write_study(name, title, paragraphs, tables, studies_dir=STUDIES_DIR):
-    """Write one study (``<studies_dir>/<name>.json``) for the report to include.
-
-    `paragraphs` is a list of str (Markdown inline: `code`, **bold**); `tables` a list of
-    dicts with ``caption`` (str), ``headers`` (list of str) and ``rows`` (list of lists).
-    Returns the path written.
-    """
-    studies_dir = Path(studies_dir)
-    studies_dir.mkdir(parents=True, exist_ok=True)
-    path = studies_dir / f"{name}.json"
-    study = {"name": name, "title": title, "paragraphs": list(paragraphs),
-             "tables": [dict(table) for table in tables]}
-    path.write_text(json.dumps(study, indent=1, default=str) + "\n")
-    return path
-
-
-def load_studies(studies_dir=STUDIES_DIR):
-    """The studies found in `studies_dir`, sorted by name (an empty list if none)."""
-    studies_dir = Path(studies_dir)
-    if not studies_dir.is_dir():
-        return []
-    return [json.loads(path.read_text()) for path in sorted(studies_dir.glob("*.json"))]
-
-
-def study_markdown(study, level=2):
-    """Markdown for one study: a heading, its paragraphs and tables."""
-    md = [f"{'#' * level} {study['title']}", ""]
-    for line in study["paragraphs"]:
-        md += [line, ""]
-    for table in study["tables"]:
-        if table.get("caption"):
-            md += [table["caption"], ""]
-        md += [_md_table(table["headers"], [[str(c) for c in r] for r in table["rows"]]), ""]
-    return "\n".join(md).rstrip() + "\n"
-
 
 def _study_html(study):
     body = [f"<h2>{html.escape(study['title'])}</h2>"]
@@ -316,7 +269,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     notes : sequence of str
         Extra lines for the header (e.g. wall time).
     studies : sequence of dict
-        Studies (see `write_study`, `load_studies`) appended after the comparisons.
+        Studies (see `fpga.studies`) appended after the comparisons.
 
     Returns
     -------
@@ -371,7 +324,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
                 links[(index, 0)] = _rel(result_file, out_dir)
             if log and Path(log).exists():
                 links[(index, len(cells[-1]) - 1)] = _rel(log, out_dir)
-        md.append(_md_table(table_columns(), cells))
+        md.append(study_files.md_table(table_columns(), cells))
         md.append("")
         body.append(_html_table(table_columns(), cells, links))
         critical = [(row, row.get("critical_path")) for row in family_rows
@@ -413,12 +366,12 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
                           f"{_params_label(b)} {b['target']} {b['variant']}"] +
                          [_ratio(pair["ratios"][m], pair["a"].get(m), pair["b"].get(m))
                           for m in compare.metrics])
-        md += [_md_table(headers, cells), ""]
+        md += [study_files.md_table(headers, cells), ""]
         body.append(_html_table(headers, cells))
 
     comparisons = "\n".join(md[compare_start:])
     for study in studies:
-        md += [study_markdown(study)]
+        md += [study_files.study_markdown(study)]
         body.append(_study_html(study))
 
     failures = [row for row in rows if row["status"] != "ok"]

@@ -55,7 +55,7 @@ paired bootstrap of the vectors for medians. "agrees" or "disagrees" only if the
 interval is on one side of the threshold, otherwise "inconclusive".
 
 Output: Markdown tables on stdout (progress on stderr); the study JSON for the FPGA report
-(``fpga.report.write_study``, build/studies/lmul_error.json), always; with --readme the same
+(``fpga.studies.write_study``, build/studies/lmul_error.json), always; with --readme the same
 Markdown into README.md between the ``lmul_error`` markers.
 """
 
@@ -68,7 +68,7 @@ import time
 import numpy as np
 
 import _common
-from fpga import report
+from fpga import studies
 from golden import dot as dot_mod
 from golden import formats, lmul, ops
 
@@ -575,7 +575,7 @@ def _paragraphs(single, dots, verdicts, *, samples, vectors, seed, ks):
 
 def render(paragraphs, tables, level=3):
     """The study as Markdown, exactly as the FPGA report renders it (`study_markdown`)."""
-    return report.study_markdown({"title": TITLE, "paragraphs": paragraphs, "tables": tables},
+    return studies.study_markdown({"title": TITLE, "paragraphs": paragraphs, "tables": tables},
                                  level=level)
 
 
@@ -627,7 +627,7 @@ def main(argv=None, *, readme=None, studies_dir=None):
     paragraphs, tables = build_study(single, dots, samples=args.samples,
                                      vectors=args.vectors, seed=args.seed)
     kwargs = {} if studies_dir is None else {"studies_dir": studies_dir}
-    path = report.write_study(NAME, TITLE, paragraphs, tables, **kwargs)
+    path = studies.write_study(NAME, TITLE, paragraphs, tables, **kwargs)
     text = render(paragraphs, tables)
     print(text)
     log(f"wrote {path}; {time.monotonic() - start:.1f} s in all")

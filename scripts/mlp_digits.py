@@ -1,7 +1,7 @@
 """Accuracy of L-Mul on a real layer: a 64-32-10 MLP on scikit-learn's digits, per product
 arithmetic.
 
-Trains (or loads from build/mlp_digits/) the MLP of tb/digits.py, runs the test split
+Trains (or loads from build/mlp_digits/) the MLP of models/digits.py, runs the test split
 through golden/mlp.py in every products mode (FP32, exact BF16/FP8_E4M3/FP8_E5M2, L-Mul
 BF16/FP8_E4M3/FP8_E5M2; inputs and weights rounded into the format, accumulation in FP32
 as the hardware dot unit does it) and prints a table: test accuracy, its change against
@@ -22,9 +22,9 @@ import time
 import numpy as np
 
 import _common
-from fpga import report
+from fpga import studies
 from golden import formats, mlp
-from tb import digits
+from models import digits
 
 NAME = "mlp_digits"
 TITLE = "Accuracy on a real layer: 64-32-10 MLP on the digits data set"
@@ -121,7 +121,7 @@ def study(model, rows):
     paragraphs = [
         f"`scripts/mlp_digits.py`: a 64-{'-'.join(str(h) for h in s['hidden'])}-10 ReLU MLP "
         f"trained with scikit-learn's `MLPClassifier` (adam, alpha {s['alpha']}, seed "
-        f"{s['train_seed']}, {model.iterations} epochs, float64; `tb/digits.py`) on its "
+        f"{s['train_seed']}, {model.iterations} epochs, float64; `models/digits.py`) on its "
         f"bundled digits data set (8×8 images, pixels scaled by 1/16 to [0, 1]), evaluated "
         f"on a fixed stratified test split of {samples} samples (seed {s['split_seed']}) "
         f"through `golden/mlp.py`. Float64 test accuracy: {100 * float64_acc:.2f}%.",
@@ -166,9 +166,9 @@ def main(argv=None):
     model = digits.model()
     rows = evaluate(model)
     content = study(model, rows)
-    path = report.write_study(content["name"], content["title"], content["paragraphs"],
+    path = studies.write_study(content["name"], content["title"], content["paragraphs"],
                               content["tables"])
-    text = report.study_markdown(content, level=3)
+    text = studies.study_markdown(content, level=3)
     print(text)
     log(f"wrote {path} in {time.monotonic() - start:.0f} s ("
         + ", ".join(f"{r['mode']} {r['seconds']:.1f} s" for r in rows[1:]) + ")")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import _common  # also puts the repository root on sys.path
 from fpga import cache as cache_mod
-from fpga import designs, executors, flow, report, sweep, targets
+from fpga import designs, executors, flow, report, studies, sweep, targets
 
 
 def _arguments(argv):
@@ -89,7 +89,7 @@ def main(argv=None):
     paths = report.write_report(entries, args.out, compares=design_set.compares,
                                 title=f"nnrtl FPGA report: {design_set.title}",
                                 source=args.designs, notes=notes,
-                                studies=report.load_studies())
+                                studies=studies.load_studies())
     if args.readme:
         _common.write_readme_section(
             args.readme, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}); full report: "

@@ -4,7 +4,7 @@ For each case, the whole test split (540 samples) × 32 neurons = 17,280 dot pro
 terms stream through a dot unit with L-Mul lanes and an FP32 adder tree and accumulator
 (``acc="fp32"``), with a few random stalls on both sides (NNRTL_STALL, default 0.05 here:
 tb/test_dot.py covers the handshakes at 0.2; this bench is about the layer's numbers). The inputs
-and first-layer weights are the trained model's (tb/digits.py), rounded into the unit's
+and first-layer weights are the trained model's (models/digits.py), rounded into the unit's
 format as golden/mlp.py rounds them.
 
 Checks:
@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from golden import formats, mlp
-from tb import compare, digits, harness
+from models import digits
+from tb import compare, dotbench, harness
 
 # (dot unit params, products mode of golden/mlp.py). One case keeps `make test` short: a
 # BF16 case is ({"fmt": "bf16", "lanes": digits.LANES, "stages": 2}, "lmul-bf16"), about a
@@ -61,14 +62,15 @@ except ImportError:          # pytest collection without cocotb: only the runner
     cocotb = None
 
 if cocotb is not None:
-    from tb.test_dot import stream_vectors
-
     @cocotb.test()
     async def first_layer(dut):
         """Stream the first layer for the whole test split; compare, then finish the pass."""
         unit = harness.bench_unit()
         products = products_of(unit)
-        assert products == os.environ.get("NNRTL_PRODUCTS", products), "case mismatch"
+        wanted = os.environ.get("NNRTL_PRODUCTS")
+        assert wanted is not None, "NNRTL_PRODUCTS is unset: run this bench through pytest"
+        assert products == wanted, (f"the unit computes {products!r} products, the case "
+                                    f"asks for {wanted!r}")
         seed = cocotb.RANDOM_SEED
         rng = np.random.default_rng(seed)
         stall = float(os.environ.get("NNRTL_STALL", "0.05"))
@@ -84,7 +86,7 @@ if cocotb is not None:
         # is sample s, neuron j), with the unit's format, lanes and multiplier.
         expected = mlp.dense(act, w, products, lanes=unit.lanes).ravel()
 
-        received, cycles, seconds = await stream_vectors(dut, unit, a_beats, b_beats,
+        received, cycles, seconds = await dotbench.stream_vectors(dut, unit, a_beats, b_beats,
                                                          lengths, rng, stall=stall)
         dut._log.info(f"{products}: {vectors} dot products of {terms} terms in {cycles} "
                       f"cycles, {cycles / seconds:,.0f} cycles/s (seed {seed})")

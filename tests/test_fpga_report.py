@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fpga import designs, progress, report
+from fpga import designs, progress, report, studies
 
 
 def _result(tmp_path, *, unit="fpmul", fmt="bf16", variant="dsp", seed=1, fmax=100.0,
@@ -105,15 +105,15 @@ def test_html_report_is_static_and_every_reference_exists(tmp_path):
 
 
 def test_studies_reach_the_report_and_the_readme(tmp_path):
-    studies = tmp_path / "studies"
-    report.write_study("b_study", "Second | study", ["Says `x`."],
-                       [{"caption": "Errors:", "headers": ["m", "mean"],
-                         "rows": [[3, 0.125], [4, "a|b"]]}], studies_dir=studies)
-    report.write_study("a_study", "First study", ["Only text."], [], studies_dir=studies)
-    loaded = report.load_studies(studies)
+    folder = tmp_path / "studies"
+    studies.write_study("b_study", "Second | study", ["Says `x`."],
+                        [{"caption": "Errors:", "headers": ["m", "mean"],
+                          "rows": [[3, 0.125], [4, "a|b"]]}], studies_dir=folder)
+    studies.write_study("a_study", "First study", ["Only text."], [], studies_dir=folder)
+    loaded = studies.load_studies(folder)
     assert [s["name"] for s in loaded] == ["a_study", "b_study"]        # sorted by name
-    assert report.load_studies(tmp_path / "missing") == []
-    text = report.study_markdown(loaded[1])
+    assert studies.load_studies(tmp_path / "missing") == []
+    text = studies.study_markdown(loaded[1])
     assert text.splitlines()[:3] == ["## Second | study", "", "Says `x`."]
     assert "| 3 | 0.125 |" in text and "| 4 | a\\|b |" in text      # cells escaped
     paths = report.write_report([("Exact multipliers", _result(tmp_path))], tmp_path / "r",

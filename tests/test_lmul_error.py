@@ -21,7 +21,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from fpga import report
+from fpga import studies
 from conftest import frac_split
 from golden import formats
 
@@ -257,7 +257,7 @@ def test_quick_run_writes_the_study_and_the_readme(tmp_path, capsys):
     assert saved["paragraphs"] == study["paragraphs"]
     text = readme.read_text()
     assert "stale-figures-xyz" not in text and text.endswith("<!-- lmul_error:end -->\ntail\n")
-    assert report.study_markdown(saved, level=3).rstrip() in text
+    assert studies.study_markdown(saved, level=3).rstrip() in text
     # Every claim row carries a computed verdict, and the text states them.
     claims = saved["tables"][-1]["rows"]
     assert len(claims) == 2 * (5 + len(lmul_error.KS))

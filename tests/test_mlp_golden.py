@@ -1,4 +1,4 @@
-"""golden/mlp.py against independent computations, on the trained digits MLP (tb/digits.py).
+"""golden/mlp.py against independent computations, on the trained digits MLP (models/digits.py).
 
 The references never call golden/: NumPy float32 arithmetic (IEEE single precision, round
 to nearest even, with subnormals) in the summation order that golden.dot.dot defines;
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from golden import formats, mlp
-from tb import digits
+from models import digits
 
 LANES = digits.LANES
 SAMPLES = 60                     # test samples per golden run here (the script runs all)
