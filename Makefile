@@ -33,8 +33,8 @@ $(STAMP): pyproject.toml
 main: setup ## the main job: Verilog, smoke simulations, synthesis (ECP5-85F), report
 	$(PY) scripts/main.py --designs $(DESIGNS)
 
-verilog: setup ## write the Verilog of the default design set into build/verilog/
-	$(PY) scripts/generate.py --designs $(DESIGNS)
+verilog: setup ## Verilog of a design set, or of one unit: make verilog UNIT=lmul PARAMS='fmt=bf16,stages=2'
+	$(PY) scripts/generate.py $(if $(filter command line,$(origin UNIT)),--unit $(UNIT) --params '$(PARAMS)',--designs $(DESIGNS))
 
 smoke: setup ## short simulations of the default design set
 	$(PY) scripts/main.py --designs $(DESIGNS) --smoke-only

@@ -43,6 +43,10 @@ def params_key(name, params=None):
 
 
 def _canonical(value):
+    """A format by the name that parses back to it; a list of formats joined by "+"
+    (as `protocol.FormatList` reads it); anything else by its repr."""
+    if isinstance(value, tuple) and value and all(hasattr(v, "decode") for v in value):
+        return "+".join(_canonical(item) for item in value)
     name = getattr(value, "name", None)
     if name and formats.format_from_name(name) == value:
         return name

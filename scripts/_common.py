@@ -1,8 +1,8 @@
 """Shared set-up for the scripts: repository root on sys.path, design-set loading, README
 sections."""
 
+import re
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,3 +35,23 @@ def write_readme_section(name, text, readme=None):
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{begin}\n{text.rstrip()}\n{end}{tail}")
     print(f"wrote the {name} figures into {readme}")
+
+
+def parse_params(text):
+    """``"fmt=bf16,stages=2"`` → ``{"fmt": "bf16", "stages": 2}``; raises `ValueError`."""
+    params = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        if "=" not in item:
+            raise ValueError(f"parameters must look like 'name=value,name=value', "
+                             f"not {item!r} in {text!r}")
+        name, value = (part.strip() for part in item.split("=", 1))
+        if not name.isidentifier():
+            raise ValueError(f"parameter name must be an identifier, not {name!r}")
+        if re.fullmatch(r"[+-]?\d+", value):
+            value = int(value)
+        elif re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", value):
+            value = float(value)
+        elif value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        params[name] = value
+    return params

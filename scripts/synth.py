@@ -12,33 +12,12 @@ input.
 """
 
 import argparse
-import re
 import statistics
 import sys
 
-import _common  # noqa: F401  (puts the repository root on sys.path)
+import _common
 from fpga import cache as cache_mod
 from fpga import executors, flow, report, sweep, targets
-
-
-def parse_params(text):
-    """``"fmt=bf16,stages=2"`` → ``{"fmt": "bf16", "stages": 2}``; raises `ValueError`."""
-    params = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        if "=" not in item:
-            raise ValueError(f"parameters must look like 'name=value,name=value', "
-                             f"not {item!r} in {text!r}")
-        name, value = (part.strip() for part in item.split("=", 1))
-        if not name.isidentifier():
-            raise ValueError(f"parameter name must be an identifier, not {name!r}")
-        if re.fullmatch(r"[+-]?\d+", value):
-            value = int(value)
-        elif re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", value):
-            value = float(value)
-        elif value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        params[name] = value
-    return params
 
 
 def parse_seeds(text):
@@ -72,7 +51,7 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="rerun even when cached")
     args = parser.parse_args(argv)
     try:
-        params = parse_params(args.params)
+        params = _common.parse_params(args.params)
         seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
         jobs = [flow.Job(unit=args.unit, params=params, target=args.target,
                          variant=args.variant, seed=seed, freq_mhz=args.freq,

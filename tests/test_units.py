@@ -147,3 +147,18 @@ def test_kinds_resolve_text():
         formats.FP8_E4M3, formats.IntFormat(8, True))
     assert protocol.FormatList().resolve("lanes", ["bf16", formats.FP16]) == (
         formats.BF16, formats.FP16)
+
+
+def test_generate_one_unit_with_a_readable_top_module(tmp_path):
+    script = ["scripts/generate.py", "--unit", "lmul", "--params", "fmt=bf16,stages=2",
+              "--out", str(tmp_path)]
+    out = subprocess.run([sys.executable, *script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "lmul.v").read_text()
+    assert text.startswith("// nnrtl lmul(fmt=bf16, stages=2)\n") and "module lmul(" in text
+    assert "in  i__payload               32 bits" in out.stdout
+    assert "latency 2 cycles, 1 operation(s) per cycle" in out.stdout
+    bad = subprocess.run([sys.executable, "scripts/generate.py", "--unit", "lmul", "--params",
+                          "fmt=bf16,stages=9", "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr == "error: stages must be in 0..4, not 9\n"
