@@ -27,8 +27,8 @@ class Dot(wiring.Component):
 
     - ``mul="lmul"``: `hdl.lmul.LMul` lanes (the L-Mul parameters apply); ``mul="exact"``:
       `hdl.fpmul.FPMul` lanes, for comparison.
-    - ``acc="fp32"``: FP32 products, a tree of FP32 adders (`hdl.fpadd.fp_add`, RNE each) and an FP32
-      accumulator adder in a one-cycle loop.
+    - ``acc="fp32"``: FP32 products, a tree of FP32 adders (`hdl.fpadd.fp_add`, RNE each)
+      and an FP32 accumulator adder in a one-cycle loop.
     - ``acc="kulisch"``: exact products (in `golden.dot.product_format`), shifted into a
       two's complement fixed-point accumulator of `golden.dot.kulisch_range` bits (exact
       for vectors of up to 2^guard_bits terms), NaN/Inf flags alongside; the sum is rounded
@@ -199,7 +199,8 @@ class Dot(wiring.Component):
             total, v = self._tree(m, pipe, terms, add, last=v["last"], nan=Cat(*nan).any(),
                                   pos_inf=Cat(*pos_inf).any(), neg_inf=Cat(*neg_inf).any())
         else:
-            total, v = self._tree(m, pipe, products, lambda x, y, name: fpadd.fp_add(m, pf, x, y, name),
+            total, v = self._tree(m, pipe, products,
+                                  lambda x, y, name: fpadd.fp_add(m, pf, x, y, name),
                                   last=v["last"])
         v = pipe.stage("tree", total=total, **v)
 
@@ -222,8 +223,8 @@ class Dot(wiring.Component):
             final_flags = Signal(3, name="final_flags", reset_less=True)
             final_valid = Signal(name="final_valid")
             final_free = intcore.wire(m, ~final_valid | out_free, "final_free")
-            rounded, negative, zero = fpadd.fixed_to_float(m, self.out_fmt, final.as_signed(), lsb,
-                                                "result")
+            rounded, negative, zero = fpadd.fixed_to_float(m, self.out_fmt,
+                                                           final.as_signed(), lsb, "result")
             nan = final_flags[0] | (final_flags[1] & final_flags[2])
             inf = final_flags[1] | final_flags[2]
             # An Inf result takes the sign of the Inf products; an exact zero is +0.

@@ -203,7 +203,8 @@ class LMul(wiring.Component):
                 constant += lift << mb
                 width = shape = mb + (hi + lift).bit_length()
             total = Signal(shape, name="total")
-            m.d.comb += total.eq(code_a + intcore.add_constant(m, code_b, constant, width, "b_biased"))
+            b_biased = intcore.add_constant(m, code_b, constant, width, "b_biased")
+            m.d.comb += total.eq(code_a + b_biased)
             v = pipe.stage("sum", sign=sign, total=total, **flags)
             frac_bits = mb
             rounded = exact = v["total"]
@@ -217,8 +218,8 @@ class LMul(wiring.Component):
             m.d.comb += guarded.eq(Mux(carry, Cat(s[:mb], s[mb + 1]), Cat(Const(0, 1), s[:mb])))
             width = max(len(v["a_exp"]) + 1, abs(k).bit_length()) + 3
             exp = Signal(signed(width), name="exp_sum")
-            m.d.comb += exp.eq(v["a_exp"] + intcore.add_constant(m, v["b_exp"], -k, width, "b_biased")
-                               + carry)                 # carry: the chain's carry-in
+            b_biased = intcore.add_constant(m, v["b_exp"], -k, width, "b_biased")
+            m.d.comb += exp.eq(v["a_exp"] + b_biased + carry)                 # carry: the chain's carry-in
             exact = intcore.wire(m, Cat(guarded, exp).as_signed(), "exact")  # m + 1 fraction bits
             if mo > mb:
                 rounded = exact
@@ -244,8 +245,8 @@ class LMul(wiring.Component):
         can_overflow = (2 * exp_hi - k + carries + 1) << frac_bits > out_fmt.max_code >> pad
         overflow = Const(0, 1)
         if can_overflow:
-            overflow = intcore.at_least(m, rounded, (out_fmt.max_code >> pad) + 1 + (lift << frac_bits),
-                                 "overflow")
+            overflow = intcore.at_least(
+                m, rounded, (out_fmt.max_code >> pad) + 1 + (lift << frac_bits), "overflow")
         # The subnormal path's rounding increment comes after the "classified" cut point;
         # whether the result rounds to zero is known before it.
         tiny, kept, guard, tie = Const(0, 1), Const(0, 1), Const(0, 1), Const(0, 1)
@@ -261,7 +262,8 @@ class LMul(wiring.Component):
             if out_fmt.specials == "fnuz":
                 underflow_zero = vanishes | (tiny & (kept == 0) & (~guard | tie))
         else:
-            underflow_zero = ~intcore.at_least(m, rounded, (1 + lift) << frac_bits, "normal")   # flush
+            underflow_zero = ~intcore.at_least(m, rounded, (1 + lift) << frac_bits,
+                                               "normal")                          # flush
         v = pipe.stage("classified", sign=sign, normal=normal, tiny=tiny, kept=kept,
                        guard=guard, tie=tie, overflow=overflow, underflow_zero=underflow_zero,
                        nan=v["nan"], inf=v["inf"], zero=v["zero"])
