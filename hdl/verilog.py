@@ -47,9 +47,8 @@ def _canonical(value):
     (as `protocol.FormatList` reads it); anything else by its repr."""
     if isinstance(value, tuple) and value and all(hasattr(v, "decode") for v in value):
         return "+".join(_canonical(item) for item in value)
-    name = getattr(value, "name", None)
-    if name and formats.format_from_name(name) == value:
-        return name
+    if hasattr(value, "decode") and formats.format_from_name(str(value)) == value:
+        return str(value)
     return repr(value)
 
 

@@ -540,3 +540,77 @@ def test_decode_rejects_out_of_range_codes(fmt):
     with pytest.raises(TypeError, match=r"codes must be an array of integers"):
         fmt.decode([1.0])
     assert fmt.decode([top]).shape == (1,)
+
+
+# --- names: format_from_name(str(fmt)) == fmt for every family ------------------------------
+
+def _generated_formats():
+    for bits in range(1, 65):
+        yield formats.IntFormat(bits, False)
+        if bits >= 2:
+            yield formats.IntFormat(bits, True)
+    for signed in (False, True):
+        for int_bits in range(1 if signed else 0, 9):
+            for frac_bits in range(0, 9):
+                if int_bits + frac_bits == 0:
+                    continue
+                for rounding in ("rne", "floor", "trunc"):
+                    for overflow in ("saturate", "wrap"):
+                        yield formats.FixedFormat(int_bits, frac_bits, signed,
+                                                  rounding=rounding, overflow=overflow)
+    for exp_bits in range(1, 9):
+        for man_bits in range(1, 11):
+            for specials in ("ieee", "fn", "fnuz", "none"):
+                for subnormals in (True, False):
+                    for overflow in ("inf", "saturate"):
+                        for bias in (None, 0, (1 << exp_bits) - 1):
+                            try:
+                                yield formats.FloatFormat(exp_bits, man_bits, bias=bias,
+                                                          subnormals=subnormals,
+                                                          specials=specials,
+                                                          overflow=overflow)
+                            except ValueError:
+                                continue      # not a valid combination
+    for n in range(3, 33):
+        for es in range(0, min(4, n - 3) + 1):
+            yield formats.PositFormat(n, es)
+
+
+def test_every_format_name_reads_back():
+    generated = list(_generated_formats()) + list(formats.PRESETS.values())
+    assert len(generated) > 1000
+    wrong = [(fmt, str(fmt)) for fmt in generated
+             if formats.format_from_name(str(fmt)) != fmt]
+    assert not wrong, wrong[:5]
+    # Names are canonical: two different formats never print alike.
+    names = {}
+    for fmt in generated:
+        assert names.setdefault(str(fmt), fmt) == fmt, (str(fmt), fmt, names[str(fmt)])
+
+
+def test_format_names_examples():
+    assert str(formats.FixedFormat(4, 12, True)) == "sq4_12"
+    assert str(formats.FixedFormat(0, 8, False, rounding="trunc", overflow="wrap")) == \
+        "uq0_8_trunc_wrap"
+    assert str(formats.FloatFormat(5, 2, bias=3)) == "e5m2_b3"
+    assert str(formats.FloatFormat(3, 2, specials="none", overflow="saturate")) == "fp6_e3m2"
+    assert str(formats.FloatFormat(4, 3, specials="fn", name="mine")) == "fp8_e4m3"
+    assert formats.format_from_name("UQ0_8_WRAP_TRUNC") == formats.FixedFormat(
+        0, 8, False, rounding="trunc", overflow="wrap")         # any order, any case
+    assert formats.format_from_name("e5m2_sat_b3") == formats.FloatFormat(
+        5, 2, bias=3, overflow="saturate")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("sq4_3_up", r"unknown format 'sq4_3_up' \(unknown suffix 'up'\); known formats: "),
+    ("sq4_3_floor_trunc", r"names two roundings"),
+    ("sq4_3_wrap_wrap", r"repeats a suffix"),
+    ("e5m2_b3_b4", r"repeats a suffix"),
+    ("e5m2_fn_none", r"repeats a suffix or names two kinds of specials"),
+    ("e5m2_x", r"unknown format 'e5m2_x' \(unknown suffix 'x'\)"),
+    ("q4_3", r"unknown format 'q4_3'; known formats: .*sqI_F"),
+    ("sq0_3", r"int_bits must be in 1\.\.64 for a signed FixedFormat"),
+])
+def test_bad_format_names_are_explained(name, message):
+    with pytest.raises(ValueError, match=message):
+        formats.format_from_name(name)
