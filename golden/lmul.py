@@ -27,11 +27,10 @@ Example
 [2.0, 1.625, 8.0]
 """
 
-import operator
-
 import numpy as np
 
-from . import formats
+from . import checks, formats
+from .formats import numeric
 
 __all__ = ["lmul", "l_of_m", "offset_ulps", "check_params", "paper_constant", "CARRY_MODES",
            "SUBNORMAL_INPUTS"]
@@ -65,12 +64,9 @@ def offset_ulps(man_bits, offset):
     if isinstance(offset, bool) or not hasattr(type(offset), "__index__"):
         raise TypeError(f"offset must be 'paper', 'none' or an integer number of ulps, "
                         f"not {offset!r}")
-    offset = operator.index(offset)
-    top = (1 << man_bits) - 1
-    if not 0 <= offset <= top:
-        raise ValueError(f"offset must be in 0..{top} ulps for a {man_bits}-bit mantissa "
-                         f"(an offset below 1.0, no larger than the mantissa), not {offset}")
-    return offset
+    return checks.integer("offset", offset, lo=0, hi=(1 << man_bits) - 1,
+                          extra=f" ulps for a {man_bits}-bit mantissa (an offset below 1.0, "
+                                f"no larger than the mantissa)")
 
 
 def paper_constant(fmt):
@@ -92,14 +88,10 @@ def check_params(fmt, *, carry="integer", offset="paper", out_fmt=None,
         out_fmt = fmt
     if not isinstance(out_fmt, formats.FloatFormat):
         raise TypeError(f"out_fmt must be a FloatFormat or None, not {out_fmt!r}")
-    if not isinstance(carry, str) or carry not in CARRY_MODES:
-        raise ValueError(f"carry must be one of 'integer', 'formula', not {carry!r}")
+    checks.choice("carry", carry, CARRY_MODES)
     ulps = offset_ulps(fmt.man_bits, offset)
-    if not isinstance(subnormal_inputs, str) or subnormal_inputs not in SUBNORMAL_INPUTS:
-        raise ValueError(f"subnormal_inputs must be one of 'flush', 'normalize', "
-                         f"not {subnormal_inputs!r}")
-    if not isinstance(special_values, bool):
-        raise TypeError(f"special_values must be a bool, not {special_values!r}")
+    checks.choice("subnormal_inputs", subnormal_inputs, SUBNORMAL_INPUTS)
+    checks.boolean("special_values", special_values)
     if out_fmt.man_bits < fmt.man_bits or out_fmt.exp_bits < fmt.exp_bits:
         raise ValueError(f"out_fmt {out_fmt} (E{out_fmt.exp_bits}M{out_fmt.man_bits}) is "
                          f"narrower than fmt {fmt} (E{fmt.exp_bits}M{fmt.man_bits}): out_fmt "
@@ -126,7 +118,7 @@ def _normalized(fmt, codes, flush):
     if flush:
         sig = np.where(sig < (_U1 << np.uint64(m)), _U0, sig)     # subnormal -> zero
     zero = (sig == 0) & ~nan & ~inf
-    length = formats._bit_length(sig)
+    length = numeric.bit_length(sig)
     shift = np.where(zero | nan | inf, 0, m + 1 - length).astype(np.uint64)
     frac = np.where(zero | nan | inf, _U0, (sig << shift) - (_U1 << np.uint64(m)))
     return sign, frac, exp + m - shift.astype(np.int64), zero, nan, inf
@@ -134,7 +126,7 @@ def _normalized(fmt, codes, flush):
 
 def _raw_fields(fmt, codes):
     """(sign, fraction F, exponent field E) of codes, nothing decoded as special."""
-    c = formats._as_codes(codes, fmt.bits, fmt)
+    c = numeric.as_codes(codes, fmt.bits, fmt)
     m = np.uint64(fmt.man_bits)
     sign = (c >> np.uint64(fmt.bits - 1)) == _U1
     efield = ((c >> m) & np.uint64((1 << fmt.exp_bits) - 1)).astype(np.int64)
@@ -278,7 +270,7 @@ def _wrapped(out_fmt, sign, sig, exp):
     added back to the pattern as an integer.
     """
     mo = out_fmt.man_bits
-    length = formats._bit_length(sig)
+    length = numeric.bit_length(sig)
     top = exp + length - 1                             # unbiased exponent of the leading one
     moved = out_fmt.round_exact(np.zeros(sig.shape, bool), sig, out_fmt.emin - (length - 1))
     # `moved` has biased exponent 1 (or 2 after a rounding carry); the true one is

@@ -614,3 +614,212 @@ def test_format_names_examples():
 def test_bad_format_names_are_explained(name, message):
     with pytest.raises(ValueError, match=message):
         formats.format_from_name(name)
+
+
+# --- names: per-family grids, canonical order, name=, bad names -------------------------------
+
+def _fixed_grid(max_bits=12):
+    """Every valid FixedFormat of at most `max_bits` bits, with every policy."""
+    for signed in (False, True):
+        for int_bits in range(1 if signed else 0, max_bits + 1):
+            for frac_bits in range(0, max_bits + 1 - int_bits):
+                if int_bits + frac_bits:
+                    for rounding in ("rne", "floor", "trunc"):
+                        for overflow in ("saturate", "wrap"):
+                            yield FixedFormat(int_bits, frac_bits, signed, rounding=rounding,
+                                              overflow=overflow)
+
+
+def _float_grid():
+    """Every valid FloatFormat with exp_bits 1..8, man_bits 1..10 and every policy, with the
+    default bias and a few others (lowest, highest, default ± 1)."""
+    for eb in range(1, 9):
+        for mb in range(1, 11):
+            for specials in ("ieee", "fn", "fnuz", "none"):
+                default = (1 << (eb - 1)) - (0 if specials == "fnuz" else 1)
+                for bias in sorted({None, 0, 1, default - 1, default + 1, (1 << eb) - 1},
+                                   key=lambda b: -1 if b is None else b):
+                    for subnormals in (True, False):
+                        for overflow in ("inf", "saturate"):
+                            try:
+                                yield FloatFormat(eb, mb, bias=bias, subnormals=subnormals,
+                                                  specials=specials, overflow=overflow)
+                            except ValueError:
+                                pass          # exp_bits 1 with IEEE specials, or 'none' + inf
+
+
+FAMILY_GRIDS = {
+    "int": [IntFormat(b, s) for b in range(1, 65) for s in (False, True) if b >= 1 + s],
+    "fixed": list(_fixed_grid()),
+    "float": list(_float_grid()),
+    "posit": [PositFormat(n, es) for n in range(3, 33) for es in range(0, min(4, n - 3) + 1)],
+    "preset": list(formats.PRESETS.values()),
+}
+
+
+@pytest.mark.parametrize("family", FAMILY_GRIDS)
+def test_names_read_back_per_family(family):
+    grid = FAMILY_GRIDS[family]
+    assert len(grid) >= {"int": 127, "fixed": 1000, "float": 1000, "posit": 100,
+                         "preset": 8}[family]
+    for fmt in grid:
+        name = str(fmt)
+        back = formats.format_from_name(name)
+        assert back == fmt and type(back) is type(fmt), (name, fmt, back)
+        assert str(back) == name                               # canonical, stable
+        assert formats.format_from_name(name.upper()) == fmt   # case-insensitive
+    assert len({str(f) for f in grid}) == len(set(grid))       # distinct formats, names
+
+
+def test_presets_by_every_spelling():
+    for key, preset in formats.PRESETS.items():
+        assert str(preset) == key == preset.name
+        assert formats.format_from_name(key) is preset
+        eem = f"e{preset.exp_bits}m{preset.man_bits}" + \
+            ("" if preset.specials == "ieee" else f"_{preset.specials}") + \
+            ("_sat" if preset.overflow == "saturate" else "")
+        assert formats.format_from_name(eem) is preset                     # presets win
+        assert formats.format_from_name(f" {eem}_b{preset.bias} ") is preset
+
+
+def test_float_suffixes_any_order_canonical_output():
+    import itertools
+    fmt = FloatFormat(4, 3, bias=3, subnormals=False, specials="fnuz", overflow="saturate")
+    assert str(fmt) == "e4m3_ftz_fnuz_sat_b3"
+    for order in itertools.permutations(["ftz", "fnuz", "sat", "b3"]):
+        got = formats.format_from_name("e4m3_" + "_".join(order))
+        assert got == fmt and str(got) == "e4m3_ftz_fnuz_sat_b3" and got.name == str(got)
+    for order in itertools.permutations(["floor", "wrap"]):
+        got = formats.format_from_name("sq4_3_" + "_".join(order))
+        assert got == FixedFormat(4, 3, True, rounding="floor", overflow="wrap")
+        assert str(got) == "sq4_3_floor_wrap"
+
+
+def test_bias_suffix_only_when_not_the_default():
+    assert str(FloatFormat(4, 3, bias=7)) == "e4m3"
+    assert str(formats.format_from_name("e4m3_b7")) == "e4m3"
+    assert str(FloatFormat(4, 3, specials="fnuz")) == "e4m3_fnuz"          # default bias 8
+    assert str(FloatFormat(4, 3, specials="fnuz", bias=7)) == "e4m3_fnuz_b7"
+    assert formats.format_from_name("e4m3_fnuz_b7").bias == 7
+    assert formats.format_from_name("e5m2_b0").bias == 0
+    assert str(FloatFormat(5, 2, bias=3)) == "e5m2_b3"
+
+
+def test_the_name_argument_prints_only_if_it_reads_back():
+    assert str(FloatFormat(8, 23, name="fp32")) == "fp32"
+    assert str(FloatFormat(8, 23, name="single")) == "fp32"          # the preset's name
+    assert str(FloatFormat(6, 3, name="wide")) == "e6m3"             # canonical form
+    assert str(FloatFormat(6, 3, name="bf16")) == "e6m3"             # a preset, not this one
+    assert str(FloatFormat(6, 3, name="e6m3_b31")) == "e6m3_b31"     # reads back: kept
+    assert str(FloatFormat(6, 3, name="e6m3_x")) == "e6m3"           # unknown suffix
+    assert str(FloatFormat(6, 3, name="posit8_0")) == "e6m3"         # another family
+    for fmt in (FloatFormat(8, 23, name="single"), FloatFormat(6, 3, name="wide")):
+        assert formats.format_from_name(str(fmt)) == fmt
+    # The name is a label: equality and hash ignore it; parsed formats carry their name.
+    assert FloatFormat(6, 3, name="wide") == FloatFormat(6, 3)
+    assert hash(FloatFormat(6, 3, name="wide")) == hash(FloatFormat(6, 3))
+    assert formats.format_from_name("E6M3_SAT").name == "e6m3_sat"
+    with pytest.raises(TypeError, match=r"name must be a string or None, not 3"):
+        FloatFormat(6, 3, name=3)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", r"unknown format ''; known formats"),
+    ("int", r"unknown format 'int';"),
+    ("uint0", r"bits must be in 1\.\.64, not 0"),
+    ("uint65", r"bits must be in 1\.\.64, not 65"),
+    ("int1", r"bits must be in 2\.\.64 for a signed IntFormat, not 1"),
+    ("posit8", r"unknown format 'posit8';"),
+    ("posit2_0", r"n must be in 3\.\.32, not 2"),
+    ("posit8_0_x", r"unknown format 'posit8_0_x';"),
+    ("sq4", r"unknown format 'sq4';"),
+    ("sq4_", r"unknown format 'sq4_';"),
+    ("uq0_0", r"int_bits \+ frac_bits must be in 1\.\.64, not 0"),
+    ("sq40_30", r"int_bits \+ frac_bits must be in 1\.\.64, not 70"),
+    ("sq4_3_rne", r"unknown format 'sq4_3_rne' \(unknown suffix 'rne'\)"),
+    ("sq4_3_sat", r"unknown format 'sq4_3_sat' \(unknown suffix 'sat'\)"),
+    ("sq4_3_trunc_trunc", r"'sq4_3_trunc_trunc' repeats a suffix or names two roundings"),
+    ("e4m", r"unknown format 'e4m';"),
+    ("e4m3_b", r"unknown format 'e4m3_b' \(unknown suffix 'b'\)"),
+    ("e4m3_b-1", r"unknown format 'e4m3_b-1';"),
+    ("e4m3_b16", r"bias must be in 0\.\.15 for exp_bits=4, man_bits=3, specials='ieee', "
+                 r"not 16"),
+    ("e4m3_ftz_ftz", r"repeats a suffix"),
+    ("e4m3_sat_sat", r"repeats a suffix"),
+    ("e4m3_fn_fn", r"repeats a suffix"),
+    ("e4m3_none", r"overflow='inf' needs a format with Inf or NaN"),
+    ("e4m3_ieee", r"unknown suffix 'ieee'"),
+    ("fp8", r"unknown format 'fp8'; known formats: fp32, fp16, bf16, fp8_e4m3"),
+    ("FixedFormat(4, 3, True)", r"unknown format 'FixedFormat\(4, 3, True\)';"),
+    ("FloatFormat(5, 2, bias=3)", r"unknown format 'FloatFormat\(5, 2, bias=3\)';"),
+])
+def test_bad_names_raise_value_error_with_the_reason(name, message):
+    with pytest.raises(ValueError, match=message):
+        formats.format_from_name(name)
+
+
+def test_unknown_name_lists_every_family_syntax():
+    with pytest.raises(ValueError) as info:
+        formats.format_from_name("q7")
+    text = str(info.value)
+    for fragment in [*formats.PRESETS, "intN", "uintN", "sqI_F", "uqI_F[_floor|_trunc][_wrap]",
+                     "positN_ES", "eEmM[_ftz][_fn|_fnuz|_none][_sat][_bB]"]:
+        assert fragment in text, fragment
+
+
+# --- package layout ---------------------------------------------------------------------------
+
+def test_public_api_and_helpers_are_importable():
+    for name in formats.__all__:
+        assert getattr(formats, name) is not None
+    from golden.formats import fixed, floating, integer, numeric, posit, registry
+    assert formats.FixedFormat is fixed.FixedFormat and formats.IntFormat is integer.IntFormat
+    assert formats.FloatFormat is floating.FloatFormat and formats.PositFormat is posit.PositFormat
+    assert formats.PRESETS is registry.PRESETS and formats.FP32 is floating.FP32
+    assert numeric.bit_length([0, 1, 255, 2**64 - 1]).tolist() == [0, 1, 8, 64]
+    assert numeric.as_codes([3], 2, "fmt").dtype == np.uint64
+
+
+def _golden_sources():
+    from pathlib import Path
+    root = Path(formats.__file__).resolve().parent.parent
+    return sorted(root.rglob("*.py")), root
+
+
+def test_golden_reads_no_private_name_of_another_module():
+    import ast
+    paths, root = _golden_sources()
+    bad = []
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules |= {a.asname or a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                bad += [f"{path.name}: from {node.module} import {a.name}" for a in node.names
+                        if a.name.startswith("_")]
+                modules |= {a.asname or a.name for a in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id in modules and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                bad.append(f"{path.relative_to(root)}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert not bad, bad
+
+
+def test_golden_imports_only_numpy_and_the_standard_library():
+    import ast
+    import sys
+    paths, root = _golden_sources()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                assert top in sys.stdlib_module_names or top in ("numpy", "golden"), \
+                    f"{path.relative_to(root)} imports {top}"
