@@ -9,7 +9,7 @@ model agree on what a format means: `convert_fixed` is bit-exact with
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
-from golden import formats
+from golden import checks, formats
 
 __all__ = ["wire", "leading_zeros", "at_least", "add_constant", "shift_right_round",
            "fit_fixed", "convert_fixed", "ROUNDINGS"]
@@ -132,14 +132,11 @@ def shift_right_round(m, value, amount, rounding, name):
     shifted out was set (the result is inexact). The same rounding as golden's
     FixedFormat.
     """
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"rounding must be one of {', '.join(map(repr, ROUNDINGS))}, "
-                         f"not {rounding!r}")
+    checks.choice("rounding", rounding, ROUNDINGS)
     shape = value.shape()
     width = len(value)
     if isinstance(amount, int):
-        if amount < 0:
-            raise ValueError(f"amount must be a non-negative integer, not {amount}")
+        checks.integer("amount", amount, lo=0)
         amount = Const(min(amount, width + 1), range(width + 2))
     else:
         # Beyond width + 1 the result no longer changes: clamp (keeps the shifter small).

@@ -8,9 +8,9 @@ stops the whole pipe. Data registers have no reset (they cost no logic on ECP5);
 valid bits are reset, synchronously.
 """
 
-import operator
-
 from amaranth.hdl import Signal
+
+from golden import checks
 
 __all__ = ["Pipeline", "check_stages"]
 
@@ -19,17 +19,9 @@ def check_stages(stages, cut_points):
     """Validate a unit's `stages` parameter against its cut points; return it as an int.
 
     Raises `TypeError` for a non-integer (bools included) and `ValueError` outside
-    0..len(cut_points), naming the parameter and the range.
+    0..len(cut_points), naming the parameter and the range (`golden.checks.integer`).
     """
-    if isinstance(stages, bool):
-        raise TypeError(f"stages must be an integer, not {stages!r}")
-    try:
-        stages = operator.index(stages)
-    except TypeError:
-        raise TypeError(f"stages must be an integer, not {stages!r}") from None
-    if not 0 <= stages <= len(cut_points):
-        raise ValueError(f"stages must be in 0..{len(cut_points)}, not {stages}")
-    return stages
+    return checks.integer("stages", stages, lo=0, hi=len(cut_points))
 
 
 class Pipeline:
