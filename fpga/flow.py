@@ -32,6 +32,7 @@ import datetime
 import math
 import operator
 import os
+import re
 import signal
 import subprocess
 import time
@@ -147,8 +148,26 @@ def tool_versions(family, environ=None):
     return out
 
 
-def _yosys_script(tgt, variant, top):
-    lines = ["read_verilog unit.v", "read_verilog wrapper.v", f"hierarchy -check -top {top}"]
+# Vendor primitives a unit may instantiate itself (`hdl.dsp`), per family, and the yosys
+# cell library that declares them: read before `hierarchy -check`, which otherwise stops at
+# an unknown module. Only units that instantiate one get the extra line (every other
+# script, and so every cached result, stays as it was).
+_PRIMITIVES = {"ecp5": (("MULT18X18D",), "+/ecp5/cells_bb.v"),
+               "ice40": (("SB_MAC16",), "+/ice40/cells_sim.v")}
+
+
+def _instantiated_primitives(family, unit_text):
+    """The family's primitives that `unit_text` instantiates (module names, sorted)."""
+    names, _ = _PRIMITIVES.get(family, ((), None))
+    return sorted(name for name in names
+                  if re.search(rf"^\s*{name}\s*(#\s*\(|\\?[A-Za-z_])", unit_text, re.M))
+
+
+def _yosys_script(tgt, variant, top, unit_text=""):
+    lines = ["read_verilog unit.v", "read_verilog wrapper.v"]
+    if _instantiated_primitives(tgt.family, unit_text):
+        lines.append(f"read_verilog -lib {_PRIMITIVES[tgt.family][1]}")
+    lines.append(f"hierarchy -check -top {top}")
     if variant == "nodsp-booth":
         # Booth-encode every multiplier before the family script maps it to LUTs.
         lines += ["proc", "flatten", "opt_expr", "opt_clean", "wreduce", "opt_clean", "booth"]
@@ -203,7 +222,7 @@ def prepare(job, *, cache=None, versions=None, verilog_dir=VERILOG_DIR):
         _PREPARED[memo] = (path, unit_text, wrapper.wrap(unit, unit_text, top, context=context))
     path, unit_text, wrapped = _PREPARED[memo]
     freq = job.freq_mhz or tgt.default_freq_mhz
-    script = _yosys_script(tgt, job.variant, wrapper.WRAPPER_TOP)
+    script = _yosys_script(tgt, job.variant, wrapper.WRAPPER_TOP, unit_text)
     nextpnr_args = _nextpnr_args(tgt, freq, job.seed)
     if versions is None:
         versions = tool_versions(tgt.family)

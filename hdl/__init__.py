@@ -13,6 +13,7 @@ UNITS = {
     "fpmul": ("hdl.fpmul", "FPMul"),
     "lmul": ("hdl.lmul", "LMul"),
     "dot": ("hdl.dot", "Dot"),
+    "mac": ("hdl.dsp", "MAC"),
 }
 
 

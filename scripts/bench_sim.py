@@ -1,10 +1,11 @@
 """Simulation speed benchmark: the exhaustive FP8_E4M3 multiplier bench (65,536 pairs).
 
-Prints, per simulator (Verilator; Icarus where `iverilog` is on PATH): the build time from
-an empty cache and for a second design once Verilator's runtime objects are cached, the run
-time and simulated cycles per second (medians over --repeat runs), and build + run totals;
-optionally the wall time of `make test`. With --readme, writes the table
-into README.md between the `bench_sim` markers.
+Prints, per simulator and testbench (cocotb under Verilator; Verilator's fast path, the
+C++ testbench of `tb.fastpath`; cocotb under Icarus where `iverilog` is on PATH): the
+build time from an empty cache and for a second design once Verilator's runtime objects
+are cached, the run time and simulated cycles per second (medians over --repeat runs),
+and build + run totals; optionally the wall time of `make test`. With --readme, writes
+the table into README.md between the `bench_sim` markers.
 
     .venv/bin/python scripts/bench_sim.py [--repeat 3] [--make-test] [--readme]
 """
@@ -26,14 +27,26 @@ PARAMS = {"fmt": "fp8_e4m3", "stages": 2}
 WARM_PARAMS = {"fmt": "fp8_e4m3", "stages": 3}
 
 
+def _figures(label, version, runs, warm):
+    first = runs[0]
+    return {"label": label, "version": version,
+            "vectors": first["stats"]["vectors"], "cycles": first["stats"]["cycles"],
+            "build_s": first["build_seconds"], "warm_build_s": warm["build_seconds"],
+            "run_s": statistics.median(r["run_seconds"] for r in runs),
+            "cycles_per_s": statistics.median(r["stats"]["cycles"] / r["stats"]["stream_seconds"]
+                                              for r in runs),
+            "total_s": first["build_seconds"] + first["run_seconds"],
+            "warm_total_s": warm["build_seconds"] + warm["run_seconds"]}
+
+
 def bench(sim, repeat):
+    """The cocotb bench (`tb.test_fpmul`) under `sim`."""
     os.environ["SIM"] = sim
     env = {"NNRTL_VECTORS": "exhaustive"}
     with tempfile.TemporaryDirectory(prefix="nnrtl-bench-") as cold:
         print(f"[{sim}] cold build (simulator runtime + design) + first run ...", flush=True)
-        first = harness.run_bench("fpmul", PARAMS, "tb.test_fpmul", extra_env=env,
-                                  sim_dir=cold, seed=1)
-        runs = [first]
+        runs = [harness.run_bench("fpmul", PARAMS, "tb.test_fpmul", extra_env=env,
+                                  sim_dir=cold, seed=1)]
         for index in range(repeat - 1):
             print(f"[{sim}] cached run {index + 2}/{repeat} ...", flush=True)
             runs.append(harness.run_bench("fpmul", PARAMS, "tb.test_fpmul", extra_env=env,
@@ -43,15 +56,24 @@ def bench(sim, repeat):
         print(f"[{sim}] build of a second design (runtime cached) + run ...", flush=True)
         warm = harness.run_bench("fpmul", WARM_PARAMS, "tb.test_fpmul", extra_env=env,
                                  sim_dir=cold, seed=1)
-    cycles_per_s = statistics.median(r["stats"]["cycles"] / r["stats"]["stream_seconds"]
-                                     for r in runs)
-    return {"sim": sim, "version": harness.simulator_version(sim),
-            "vectors": first["stats"]["vectors"], "cycles": first["stats"]["cycles"],
-            "build_s": first["build_seconds"], "warm_build_s": warm["build_seconds"],
-            "run_s": statistics.median(r["run_seconds"] for r in runs),
-            "cycles_per_s": cycles_per_s,
-            "total_s": first["build_seconds"] + first["run_seconds"],
-            "warm_total_s": warm["build_seconds"] + warm["run_seconds"]}
+    return _figures("cocotb", harness.simulator_version(sim), runs, warm)
+
+
+def bench_fast(repeat):
+    """The same bench on Verilator's fast path (`harness.run_fast`: no Python per cycle).
+    Its cold build also precompiles the runtime headers once per cache."""
+    os.environ["SIM"] = "verilator"
+    with tempfile.TemporaryDirectory(prefix="nnrtl-bench-fast-") as cold:
+        print("[fast path] cold build (runtime + header + design) + first run ...", flush=True)
+        runs = [harness.run_fast("fpmul", PARAMS, "exhaustive", sim_dir=cold, seed=1)]
+        for index in range(repeat - 1):
+            print(f"[fast path] cached run {index + 2}/{repeat} ...", flush=True)
+            runs.append(harness.run_fast("fpmul", PARAMS, "exhaustive", sim_dir=cold,
+                                         seed=index + 2))
+        print("[fast path] build of a second design (runtime cached) + run ...", flush=True)
+        warm = harness.run_fast("fpmul", WARM_PARAMS, "exhaustive", sim_dir=cold, seed=1)
+    return _figures("fast path (C++ testbench)", harness.simulator_version("verilator"),
+                    runs, warm)
 
 
 def make_test_seconds():
@@ -65,13 +87,20 @@ def table(rows, make_test):
     lines = [f"Exhaustive FP8_E4M3 multiplier bench ({rows[0]['vectors']:,} pairs, random stalls "
              f"on both sides), {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"load average {os.getloadavg()[0]:.1f} at the end:", "",
-             "| simulator | build: cold / runtime cached | run (median) | build + run: cold / "
-             "runtime cached | cycles | simulated cycles/s (median) |",
-             "|---|---|---|---|---|---|"]
+             "| simulator | testbench | build: cold / runtime cached | run (median) | "
+             "build + run: cold / runtime cached | cycles | simulated cycles/s (median) |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['version']} | {r['build_s']:.1f} s / {r['warm_build_s']:.1f} s | "
-                     f"{r['run_s']:.1f} s | {r['total_s']:.1f} s / {r['warm_total_s']:.1f} s | "
-                     f"{r['cycles']:,} | {r['cycles_per_s']:,.0f} |")
+        lines.append(f"| {r['version']} | {r['label']} | {r['build_s']:.1f} s / "
+                     f"{r['warm_build_s']:.1f} s | {r['run_s']:.2f} s | {r['total_s']:.1f} s / "
+                     f"{r['warm_total_s']:.1f} s | {r['cycles']:,} | {r['cycles_per_s']:,.0f} |")
+    cocotb = next((r for r in rows if r["label"] == "cocotb"), None)
+    fast = next((r for r in rows if r["label"] != "cocotb"), None)
+    if cocotb and fast:
+        ratio = fast["cycles_per_s"] / cocotb["cycles_per_s"]
+        lines += ["", f"The fast path simulated {ratio:,.0f} times as many cycles per second "
+                  "as cocotb under Verilator "
+                  f"({fast['cycles_per_s']:,.0f} against {cocotb['cycles_per_s']:,.0f})."]
     if make_test is not None:
         lines += ["", f"`make test` wall time: {make_test:.0f} s ({make_test / 60:.1f} min)."]
     return "\n".join(lines)
@@ -88,7 +117,8 @@ def main(argv=None):
     sims = ["verilator"] + (["icarus"] if shutil.which("iverilog") else [])
     if "icarus" not in sims:
         print("icarus: `iverilog` is not on PATH; measuring Verilator only")
-    rows = [bench(sim, args.repeat) for sim in sims]
+    rows = [bench("verilator", args.repeat), bench_fast(args.repeat)]
+    rows += [bench(sim, args.repeat) for sim in sims[1:]]
     text = table(rows, make_test_seconds() if args.make_test else None)
     print(text)
     if args.readme:

@@ -254,6 +254,8 @@ async def check_pairs(dut, unit, golden, *, what="product"):
 
     NNRTL_VECTORS selects the operand set ("exhaustive" or "random:N"), NNRTL_STALL the
     stall probability on both sides; the figures go to stats.json (`harness.record_stats`).
+    `harness.run_fast` runs the same bench (operand set from the same seed, same report)
+    in a C++ testbench, with no Python per cycle.
     """
     from tb import compare, harness, vectors
     seed = cocotb.RANDOM_SEED

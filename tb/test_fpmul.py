@@ -1,9 +1,11 @@
 """hdl/fpmul.py against golden.ops.mul: exhaustive for formats of 8 bits or fewer, 200,000
 random pairs plus every pair of directed special values for BF16, FP16 and FP32.
 
-pytest runs the `test_*` functions, which build the unit through tb.harness and run the
-cocotb test `fpmul_stream` below inside the simulator. NNRTL_VECTORS selects the operand
-set ("exhaustive" or "random:N"); NNRTL_STALL the stall probability on both sides.
+The operand sets run on the fast path (`tb.harness.run_fast`: a C++ testbench streams them
+with random stalls on both sides, no Python per cycle) and are compared with golden on
+whole arrays. `test_fpmul_cocotb` runs one unit through the cocotb bench `fpmul_stream`
+below (`tb.stream.check_pairs`), so that path stays tested too; under ``SIM=icarus``
+every case runs there. NNRTL_STALL sets the stall probability on both sides.
 """
 
 import cocotb
@@ -45,20 +47,29 @@ def _id(case):
     return f"{fmt}-{out_fmt or 'same'}-s{stages}"
 
 
+def _bench(params, mode):
+    harness.run_fast("fpmul", params, mode, cocotb_module="tb.test_fpmul")
+
+
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_fpmul(case):
     fmt, out_fmt, stages, mode = case
     params = {"fmt": fmt, "stages": stages}
     if out_fmt:
         params["out_fmt"] = out_fmt
-    harness.run_bench("fpmul", params, "tb.test_fpmul", extra_env={"NNRTL_VECTORS": mode})
+    _bench(params, mode)
 
 
 @pytest.mark.parametrize("case", CUSTOM, ids=_id)
 def test_fpmul_custom_formats(case):
     fmt, out_fmt, stages = case
-    harness.run_bench("fpmul", {"fmt": fmt, "out_fmt": out_fmt, "stages": stages},
-                      "tb.test_fpmul", extra_env={"NNRTL_VECTORS": "exhaustive"})
+    _bench({"fmt": fmt, "out_fmt": out_fmt, "stages": stages}, "exhaustive")
+
+
+def test_fpmul_cocotb():
+    """One unit through the cocotb bench (its driver also drops valid while an item waits)."""
+    harness.run_bench("fpmul", {"fmt": "fp6_e2m3", "stages": 3}, "tb.test_fpmul",
+                      extra_env={"NNRTL_VECTORS": "exhaustive"})
 
 
 def test_bad_parameters_are_rejected_before_elaboration():
@@ -72,6 +83,8 @@ def test_bad_parameters_are_rejected_before_elaboration():
         harness.run_bench("fpmul", {"fmt": "fp8_e5m2", "out_fmt": "fp4_e2m1"}, "tb.test_fpmul")
     with pytest.raises(ValueError, match=r"has no parameter 'width'"):
         harness.run_bench("fpmul", {"fmt": "bf16", "width": 3}, "tb.test_fpmul")
+    with pytest.raises(ValueError, match=r"stages must be in 0\.\.5, not 6"):
+        harness.run_fast("fpmul", {"fmt": "bf16", "stages": 6})
 
 
 @cocotb.test()

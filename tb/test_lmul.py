@@ -11,9 +11,11 @@
 - BF16 (both carry modes), FP16 and FP32: 200,000 random pairs (half steered to overflow
   and underflow) plus every pair of directed special values.
 
-pytest runs the `test_*` functions, which build the unit through tb.harness and run the
-cocotb test `lmul_stream` below inside the simulator. NNRTL_VECTORS selects the operand
-set ("exhaustive" or "random:N"); NNRTL_STALL the stall probability on both sides.
+The operand sets run on the fast path (`tb.harness.run_fast`: a C++ testbench streams them
+with random stalls on both sides, no Python per cycle) and are compared with golden on
+whole arrays. `test_lmul_cocotb` runs one unit through the cocotb bench `lmul_stream`
+below (`tb.stream.check_pairs`), so that path stays tested too; under ``SIM=icarus``
+every case runs there. NNRTL_STALL sets the stall probability on both sides.
 """
 
 import cocotb
@@ -69,6 +71,10 @@ OTHER = [
 ]
 
 
+def _bench(params, mode):
+    harness.run_fast("lmul", params, mode, cocotb_module="tb.test_lmul")
+
+
 def _mode_id(case):
     fmt, carry, offset, stages, sub, out_fmt = case
     return f"{fmt}-{carry}-{offset}-s{stages}-{sub}" + (f"-{out_fmt}" if out_fmt else "")
@@ -82,7 +88,7 @@ def test_lmul_fp8_exhaustive(case):
               "subnormal_inputs": sub}
     if out_fmt:
         params["out_fmt"] = out_fmt
-    harness.run_bench("lmul", params, "tb.test_lmul", extra_env={"NNRTL_VECTORS": "exhaustive"})
+    _bench(params, "exhaustive")
 
 
 @pytest.mark.parametrize("params,mode", OTHER,
@@ -93,7 +99,13 @@ def test_lmul_fp8_exhaustive(case):
                                  else "")
                               for p, mode in OTHER])
 def test_lmul_other(params, mode):
-    harness.run_bench("lmul", params, "tb.test_lmul", extra_env={"NNRTL_VECTORS": mode})
+    _bench(params, mode)
+
+
+def test_lmul_cocotb():
+    """One unit through the cocotb bench (its driver also drops valid while an item waits)."""
+    harness.run_bench("lmul", {"fmt": "bf16", "carry": "formula", "stages": 2},
+                      "tb.test_lmul", extra_env={"NNRTL_VECTORS": "random:4000"})
 
 
 @pytest.mark.parametrize("params, exc, message", [
@@ -124,6 +136,8 @@ def test_lmul_other(params, mode):
 def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
     with pytest.raises(exc, match=message):
         harness.run_bench("lmul", params, "tb.test_lmul")
+    with pytest.raises(exc, match=message):
+        harness.run_fast("lmul", params)
 
 
 def test_unit_reports_its_parameters():

@@ -1,4 +1,8 @@
-"""The tb harness pieces that need no simulator: compare messages, packing, simulator checks."""
+"""The tb harness: compare messages, packing, simulator checks (no simulator needed); and the
+fast path (`tb.fastpath`), with small designs built by Verilator: it must fail when a
+golden model is one ulp off, when a unit breaks the stream protocol, and when its build fails."""
+
+import re
 
 import numpy as np
 import pytest
@@ -126,3 +130,189 @@ def test_probed_refuses_a_unit_without_streams():
         with pytest.raises(TypeError, match="PureInterface has no stream port to probe"):
             stream.Probed(plain)
         gc.collect()
+
+
+# --- the fast path (tb/fastpath.py): these build small designs with Verilator ---------------
+
+def test_fast_path_words_round_trip_narrow_and_wide_payloads():
+    from tb import fastpath
+    narrow = np.array([0, 5, (1 << 40) + 3], dtype=np.uint64)
+    words = fastpath.items_to_words(narrow, 41)
+    assert words.shape == (3, 2) and words[2].tolist() == [3, 1 << 8]
+    assert fastpath.words_to_items(words.reshape(-1), 41, 3).tolist() == narrow.tolist()
+    wide = [0, (1 << 99) | 7, (1 << 64) - 1]
+    words = fastpath.items_to_words(wide, 100)
+    assert words.shape == (3, 4)
+    assert fastpath.words_to_items(words.reshape(-1), 100, 3) == wide
+    with pytest.raises(ValueError, match="does not fit 8 bits"):
+        fastpath.items_to_words([256], 8)
+
+
+def _toy(width=4, *, fault=None, throttle=False):
+    """A one-register stream unit: o = a ^ b, with one more output bit that is set (and
+    sticks) when the driver changed or withdrew an item the unit had not taken yet.
+
+    `throttle`: the unit itself drops i.ready every other cycle (input-side stalls).
+    `fault`: ``"payload"`` (the output changes while stalled), ``"valid"`` (it drops valid
+    while stalled), ``"early"`` (an output leaves before its input), ``"hang"`` (never
+    ready).
+    """
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib import stream as amaranth_stream
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Toy(wiring.Component):
+        latency = 1
+
+        def __init__(self):
+            layout = data.StructLayout({"a": width, "b": width})
+            super().__init__({"i": In(amaranth_stream.Signature(layout)),
+                              "o": Out(amaranth_stream.Signature(width + 1))})
+
+        def elaborate(self, platform):
+            m = Module()
+            i, o = self.i, self.o
+            toggle, violated = Signal(), Signal()
+            waiting, last = Signal(), Signal.like(i.payload.as_value())
+            m.d.sync += toggle.eq(~toggle)
+            take = (o.ready | ~o.valid) & (toggle if throttle else 1)
+            if fault != "hang":
+                m.d.comb += i.ready.eq(take)
+            # The driver: an item offered and not taken stays offered, unchanged.
+            m.d.sync += [waiting.eq(i.valid & ~i.ready), last.eq(i.payload.as_value())]
+            with m.If(waiting & (~i.valid | (i.payload.as_value() != last))):
+                m.d.sync += violated.eq(1)
+            with m.If(i.valid & i.ready):
+                m.d.sync += [o.valid.eq(1), o.payload.eq(
+                    (i.payload.a ^ i.payload.b) | (violated << width))]
+            with m.Elif(o.ready & (fault != "early")):
+                m.d.sync += o.valid.eq(0)
+            with m.Elif(o.valid & ~o.ready):
+                if fault == "payload":
+                    m.d.sync += o.payload.eq(o.payload + 1)
+                elif fault == "valid":
+                    m.d.sync += o.valid.eq(0)
+            return m
+
+    return Toy()
+
+
+def _toy_items(width, count, rng):
+    a = rng.integers(0, 1 << width, size=count, dtype=np.uint64)
+    b = rng.integers(0, 1 << width, size=count, dtype=np.uint64)
+    layout = data.StructLayout({"a": width, "b": width})
+    return a, b, stream.pack(layout, a=a, b=b)
+
+
+@pytest.mark.parametrize("width, throttle", [(4, True), (40, False)])
+def test_fast_path_streams_in_order_and_the_driver_holds_offered_items(width, throttle):
+    rng = np.random.default_rng(3)
+    a, b, items = _toy_items(width, 3000, rng)
+    result = harness.stream_fast(_toy(width, throttle=throttle), items, seed=11, stall=0.3,
+                                 label=f"toy{width}")
+    # The top output bit would be set had the driver changed or withdrawn an item.
+    assert result["outputs"].tolist() == (a ^ b).tolist()
+    assert result["cycles"] > 3000 and result["stream_seconds"] > 0
+    again = harness.stream_fast(_toy(width, throttle=throttle), items, seed=11, stall=0.3,
+                                label=f"toy{width}")
+    assert again["cycles"] == result["cycles"] and again["build_seconds"] == 0.0
+
+
+def test_fast_path_counts_cycles():
+    _, _, items = _toy_items(4, 500, np.random.default_rng(1))
+    result = harness.stream_fast(_toy(), items, seed=1, stall=0, label="toy")
+    assert result["cycles"] == 500 + 1          # one item a cycle, then the latency
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("payload", r"output #\d+ changed while stalled \(valid high, ready low\) at cycle \d+: "
+                r"0x[0-9a-f]+, then 0x[0-9a-f]+"),
+    ("valid", r"output #\d+ dropped valid while stalled"),
+    ("early", r"output #\d+ left at cycle \d+ before its input was accepted"),
+    ("hang", r"stream stalled: 0 of 300 outputs after 1001 cycles, 0 inputs accepted"),
+])
+def test_fast_path_catches_protocol_faults(fault, message):
+    _, _, items = _toy_items(4, 300, np.random.default_rng(2))
+    with pytest.raises(harness.BenchFailure) as info:
+        harness.stream_fast(_toy(fault=fault), items, seed=99, label=f"toy-{fault}")
+    text = str(info.value)
+    assert f"toy-{fault} broke the stream protocol (seed 99; replay with " \
+           "COCOTB_RANDOM_SEED=99" in text
+    assert re.search(message, text), text
+
+
+def test_fast_path_catches_extra_outputs():
+    # A unit that keeps offering its last output: one more than the inputs, after the last.
+    _, _, items = _toy_items(4, 1, np.random.default_rng(2))
+    with pytest.raises(harness.BenchFailure, match=r"outputs more than the 1 inputs"):
+        harness.stream_fast(_toy(fault="early"), items, seed=5, stall=0, label="toy")
+
+
+def test_fast_path_fails_on_a_golden_model_one_ulp_off(monkeypatch):
+    from golden import ops
+    fmt = formats.FP4_E2M1
+    index = 77
+
+    def off_by_one_ulp(a, b):
+        codes = ops.mul(a, b, fmt)
+        codes[index] ^= 1          # the neighbouring code: one ulp
+        return codes
+
+    monkeypatch.setenv("COCOTB_RANDOM_SEED", "4321")   # the seed comes from the environment
+    with pytest.raises(harness.BenchFailure) as info:
+        harness.run_fast("fpmul", {"fmt": fmt, "stages": 1}, "exhaustive",
+                         golden=off_by_one_ulp)
+    text = str(info.value)
+    assert "fast path failed for fpmul(fmt=fp4_e2m1, stages=1) (log: " in text
+    assert "1 of 256 products differ (seed 4321; replay with COCOTB_RANDOM_SEED=4321)" in text
+    a, b = vectors.exhaustive_pairs(4)
+    expected = int(ops.mul(a, b, fmt)[index])
+    assert (f"#{index}: a={compare.describe(a[index], fmt)}, b={compare.describe(b[index], fmt)}"
+            f" -> expected {compare.describe(expected ^ 1, fmt)}, "
+            f"got {compare.describe(expected, fmt)}") in text
+    # The same bench with the true model passes, and reports its figures.
+    result = harness.run_fast("fpmul", {"fmt": fmt, "stages": 1}, "exhaustive")
+    assert result["seed"] == 4321 and result["stats"]["vectors"] == 256
+
+
+def test_fast_path_build_failure_names_tool_unit_and_log(tmp_path, monkeypatch):
+    from tb import fastpath
+    broken = tmp_path / "fastpath_main.cpp"
+    broken.write_text('#error "a broken testbench"\n')
+    monkeypatch.setattr(fastpath, "TESTBENCH", broken)
+    _, _, items = _toy_items(4, 4, np.random.default_rng(0))
+    with pytest.raises(RuntimeError) as info:
+        harness.stream_fast(_toy(), items, seed=1, label="toy(width=4)", sim_dir=tmp_path)
+    text = str(info.value)
+    assert text.startswith("verilator: building toy(width=4) with the fast-path testbench")
+    log = re.search(r"see (\S+build\.log)$", text).group(1)
+    assert "a broken testbench" in open(log).read()
+
+
+def test_fast_path_rejects_bad_seeds_and_stalls():
+    with pytest.raises(TypeError, match="seed must be an integer, not 1.5"):
+        harness.bench_seed(1.5)
+    assert harness.bench_seed("12") == 12
+    import gc
+    import warnings
+    from amaranth.hdl import UnusedElaboratable
+    with warnings.catch_warnings():     # the toy is never elaborated
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match=r"stall must be in \[0, 1\), not 1"):
+            harness.stream_fast(_toy(), [0], seed=1, stall=1)
+        gc.collect()
+
+
+def test_fast_path_runs_its_cocotb_counterpart_under_other_simulators(monkeypatch):
+    calls = []
+    monkeypatch.setenv("SIM", "icarus")
+    monkeypatch.setattr(harness, "run_bench", lambda *args, **kwargs: calls.append(
+        (args, kwargs)) or {"tests": 1})
+    harness.run_fast("fpmul", {"fmt": "bf16"}, "random:10", seed=3, stall=0.1,
+                     cocotb_module="tb.test_fpmul")
+    (args, kwargs), = calls
+    assert args == ("fpmul", {"fmt": "bf16"}, "tb.test_fpmul") and kwargs["seed"] == 3
+    assert kwargs["extra_env"] == {"NNRTL_VECTORS": "random:10", "NNRTL_STALL": "0.1"}
+    with pytest.raises(harness.SimulatorMissing, match="the fast path needs Verilator"):
+        harness.run_fast("fpmul", {"fmt": "bf16"})
