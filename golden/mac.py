@@ -1,40 +1,104 @@
-"""Integer multiply-accumulate: the sums of `hdl.dsp.MAC` (and of integer MAC arrays).
+"""Integer multiply-accumulate: the sums of `hdl.dsp.MAC` and of the integer MAC arrays.
 
-Products are exact (`golden.ops.mul` into an IntFormat twice as wide); the sum of each row
-wraps around modulo 2^acc_bits in two's complement, as an acc_bits-bit register does.
+Products are exact. Each sum runs in an acc_bits-bit two's complement register (unsigned
+when both operand formats are), in the order of the reduction index k = 0, 1, ...:
+
+- ``overflow="wrap"``: modulo 2^acc_bits (the order does not matter);
+- ``overflow="saturate"``: every partial sum is clamped to the register's range before the
+  next product is added (so the order matters: +max, +1, -1 gives max - 1).
+
+The result codes are the register's acc_bits bits (uint64).
 """
 
 import numpy as np
 
-from . import checks, formats, ops
+from . import checks, formats
 
-__all__ = ["mac_sums"]
+__all__ = ["OVERFLOWS", "accumulator_range", "mac_sums", "gemm"]
+
+OVERFLOWS = ("wrap", "saturate")
 
 
-def mac_sums(a, b, fmt, *, acc_bits=32):
-    """``sum(a[v, k] * b[v, k] for k) mod 2^acc_bits`` per row v, as acc_bits-bit codes.
+def accumulator_range(acc_bits, signed):
+    """(lowest, highest) value of an acc_bits-bit register, two's complement if `signed`."""
+    if signed:
+        return -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    return 0, (1 << acc_bits) - 1
+
+
+def _check(a_fmt, b_fmt, acc_bits, overflow):
+    for name, fmt in (("a_fmt", a_fmt), ("b_fmt", b_fmt)):
+        if not isinstance(fmt, formats.IntFormat):
+            raise TypeError(f"{name} must be an IntFormat, not {fmt!r}")
+    checks.choice("overflow", overflow, OVERFLOWS)
+    return checks.integer("acc_bits", acc_bits, lo=1, hi=64)
+
+
+def _products(x, w, a_fmt, b_fmt, k):
+    """Exact products x * w: int64 when every partial sum of `k` of them fits, else
+    Python ints (object arrays)."""
+    if a_fmt.bits + b_fmt.bits + max(k, 1).bit_length() <= 62:
+        return x.astype(np.int64) * w.astype(np.int64)
+    return x.astype(object) * w.astype(object)
+
+
+def _accumulate(products, acc_bits, signed, overflow):
+    """Sum `products` (reduction along the last axis) as the register does; returns the
+    acc_bits-bit codes (uint64)."""
+    if overflow == "wrap":
+        sums = products.sum(axis=-1, dtype=products.dtype)
+    else:
+        lo, hi = accumulator_range(acc_bits, signed)
+        if products.dtype == np.int64:      # (partial sums stay within +-2^62 there)
+            lo, hi = max(lo, -(1 << 62)), min(hi, 1 << 62)
+        sums = np.zeros(products.shape[:-1], dtype=products.dtype)
+        for k in range(products.shape[-1]):
+            sums = np.minimum(np.maximum(sums + products[..., k], lo), hi)
+    mask = (1 << acc_bits) - 1
+    return np.array([int(v) & mask for v in np.ravel(sums)],
+                    dtype=np.uint64).reshape(sums.shape)
+
+
+def mac_sums(a, b, fmt, *, acc_bits=32, b_fmt=None, overflow="wrap"):
+    """``sum(a[v, k] * b[v, k] for k)`` per row v, in the acc_bits-bit register.
 
     Parameters
     ----------
     a, b : array_like
-        Code arrays of IntFormat `fmt`, of the same shape (vectors, K).
-    fmt : IntFormat
-        Operand format, signed or unsigned.
+        Code arrays of the same shape (vectors, K): `a` of IntFormat `fmt`, `b` of `b_fmt`
+        (default `fmt`).
     acc_bits : int
-        Accumulator width, 1..64.
+        Register width, 1..64.
+    overflow : "wrap" or "saturate"
+        See the module docstring.
 
     Returns
     -------
     numpy.ndarray of uint64, shape (vectors,)
     """
-    if not isinstance(fmt, formats.IntFormat):
-        raise TypeError(f"fmt must be an IntFormat, not {fmt!r}")
-    acc_bits = checks.integer("acc_bits", acc_bits, lo=1, hi=64)
+    b_fmt = fmt if b_fmt is None else b_fmt
+    acc_bits = _check(fmt, b_fmt, acc_bits, overflow)
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"a and b must be code arrays of the same shape (vectors, K), not "
                          f"{a.shape} and {b.shape}")
-    product_fmt = formats.IntFormat(2 * fmt.bits, fmt.signed)
-    products = product_fmt.decode_int(ops.mul(a, b, fmt, product_fmt)).astype(object)
-    sums = products.sum(axis=1) if a.shape[1] else np.zeros(a.shape[0], dtype=object)
-    return np.array([int(s) & ((1 << acc_bits) - 1) for s in sums], dtype=np.uint64)
+    products = _products(fmt.decode_int(a), b_fmt.decode_int(b), fmt, b_fmt, a.shape[1])
+    return _accumulate(products, acc_bits, fmt.signed or b_fmt.signed, overflow)
+
+
+def gemm(a, b, a_fmt, b_fmt=None, *, acc_bits, overflow="wrap"):
+    """The integer matrix product ``C[m, n] = sum(A[m, k] * B[k, n] for k)`` in
+    acc_bits-bit registers, k ascending (as `mac_sums`).
+
+    `a`: (M, K) codes of IntFormat `a_fmt`; `b`: (K, N) codes of `b_fmt` (default `a_fmt`).
+    Returns (M, N) uint64 codes.
+    """
+    b_fmt = a_fmt if b_fmt is None else b_fmt
+    acc_bits = _check(a_fmt, b_fmt, acc_bits, overflow)
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"a and b must be code matrices (M, K) and (K, N), not {a.shape} "
+                         f"and {b.shape}")
+    products = _products(a_fmt.decode_int(a)[:, None, :], b_fmt.decode_int(b).T[None, :, :],
+                         a_fmt, b_fmt, a.shape[1])                     # (M, N, K)
+    return _accumulate(products, acc_bits, a_fmt.signed or b_fmt.signed, overflow)

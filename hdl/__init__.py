@@ -14,6 +14,7 @@ UNITS = {
     "lmul": ("hdl.lmul", "LMul"),
     "dot": ("hdl.dot", "Dot"),
     "mac": ("hdl.dsp", "MAC"),
+    "macarray": ("hdl.macarray", "MACArray"),
 }
 
 

@@ -15,6 +15,9 @@ and each unit object has
 - ``latency``: cycles from an accepted input item to its output (for units that reduce
   several items, from the item that ends the group, the one with ``last`` set);
 - ``ops_per_cycle``: operations per cycle at full throughput, one input item per cycle;
+- optionally ``ops_per_item`` (operations per input item; default the elements of its
+  ``a`` operand) and ``stream_group`` (``(G, outputs)``: at full rate, a group of G items
+  ending with ``last`` gives `outputs` output beats; default (1, 1));
 - ``golden``: ``(function, kwargs)`` such that ``function(a, b, **kwargs)`` gives the
   unit's output codes from its operand codes: benches and reports call it instead of
   re-mapping the unit's parameters by hand.

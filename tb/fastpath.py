@@ -83,12 +83,12 @@ def testbench_digest():
     return hashlib.sha256(TESTBENCH.read_bytes()).hexdigest()
 
 
-def verilator_command(source, build_dir, build_args):
-    """``verilator --cc --exe --build`` of `source` (top module ``dut``) with the testbench,
-    into `build_dir`; the binary is ``build_dir / BINARY``."""
+def verilator_command(sources, build_dir, build_args):
+    """``verilator --cc --exe --build`` of the Verilog files `sources` (top module ``dut``)
+    with the testbench, into `build_dir`; the binary is ``build_dir / BINARY``."""
     return ["verilator", "--cc", "--exe", "--build", "--build-jobs", "1",
             *build_args, "--top-module", "dut", "--prefix", PREFIX,
-            "--Mdir", str(build_dir), "-o", BINARY, str(source), str(TESTBENCH)]
+            "--Mdir", str(build_dir), "-o", BINARY, *map(str, sources), str(TESTBENCH)]
 
 
 def _words(width):
@@ -128,8 +128,10 @@ def words_to_items(raw, width, count):
 
 
 def run(binary, items, *, in_width, out_width, seed, stall, idle_limit, drain, run_dir,
-        env=None, reset=2, timeout=600):
-    """Run the testbench `binary` on `items` (payloads of `in_width` bits).
+        out_count=None, env=None, reset=2, timeout=600):
+    """Run the testbench `binary` on `items` (payloads of `in_width` bits); `out_count`
+    outputs are expected (default one per item, in which case no output may leave before
+    its item was accepted).
 
     Returns a dict: ``outputs`` (as `words_to_items` gives them, in order), ``cycles``
     (from the end of reset to the last output), ``seconds`` (the testbench's own clock
@@ -147,6 +149,8 @@ def run(binary, items, *, in_width, out_width, seed, stall, idle_limit, drain, r
                "--out-width", str(out_width), "--seed", str(int(seed)),
                "--stall", repr(float(stall)), "--idle-limit", str(int(idle_limit)),
                "--drain", str(int(drain)), "--reset", str(int(reset))]
+    if out_count is not None:
+        command += ["--out-count", str(int(out_count))]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     (run_dir / "sim.log").write_text(" ".join(command) + "\n" + done.stdout + done.stderr)
     if done.returncode == 1 and "fastpath: FAIL " in done.stderr:
@@ -158,5 +162,6 @@ def run(binary, items, *, in_width, out_width, seed, stall, idle_limit, drain, r
                            f"{(done.stderr or done.stdout).strip()}")
     cycles, inputs, outputs, seconds = report.groups()
     raw = np.fromfile(out_file, dtype=np.uint32)
-    return {"outputs": words_to_items(raw, out_width, count), "cycles": int(cycles),
+    return {"outputs": words_to_items(raw, out_width, count if out_count is None
+                                      else int(out_count)), "cycles": int(cycles),
             "inputs": int(inputs), "seconds": float(seconds)}

@@ -5,10 +5,11 @@
 // into an output file, and the clock runs in C++ with no Python per cycle.
 //
 //   Vdut_fast --in FILE --out FILE --count N --in-width BITS --out-width BITS
-//             --seed S [--stall P] [--idle-limit N] [--drain N] [--reset N]
+//             --seed S [--out-count N] [--stall P] [--idle-limit N] [--drain N] [--reset N]
 //
-// Files: `count` items of ceil(width / 32) little-endian 32-bit words each, least
-// significant word first (payloads of any width). Per cycle, with seeded random stalls
+// Files: `count` input items and `out-count` (default `count`) output items, of
+// ceil(width / 32) little-endian 32-bit words each, least significant word first
+// (payloads of any width). Per cycle, with seeded random stalls
 // (probability P, the same on both sides):
 //
 // - the driver offers the next input item unless it stalls; once it has raised
@@ -17,9 +18,10 @@
 //   a unit must ignore;
 // - the consumer drops `o__ready` at random. A stalled output (valid high, ready low at a
 //   rising edge) must still be valid, with the same payload, in the next cycle;
-// - no output may leave before its input was accepted, nor after the last one (the
-//   testbench keeps `ready` high for `drain` cycles at the end); no output for
-//   `idle-limit` cycles in a row is a hang.
+// - no output may leave after the last one (the testbench keeps `ready` high for
+//   `drain` cycles at the end), nor, for a unit with one output per input (no
+//   --out-count), before its input was accepted; no output for `idle-limit` cycles in a
+//   row is a hang.
 //
 // On success it writes the outputs and prints one line,
 //   `fastpath: cycles=C inputs=N outputs=N seconds=S`
@@ -116,10 +118,10 @@ std::string hex(const uint32_t* words, unsigned count) {
 
 struct Options {
     std::string in_path, out_path;
-    uint64_t count = 0, seed = 0, idle_limit = 1000, drain = 8, reset = 2;
+    uint64_t count = 0, out_count = 0, seed = 0, idle_limit = 1000, drain = 8, reset = 2;
     unsigned in_width = 0, out_width = 0;
     double stall = 0.2;
-    bool has_count = false, has_seed = false;
+    bool has_count = false, has_seed = false, has_out_count = false;
 };
 
 uint64_t parse_uint(const char* name, const char* text) {
@@ -141,6 +143,10 @@ Options parse(int argc, char** argv) {
         if (arg == "--in") o.in_path = value;
         else if (arg == "--out") o.out_path = value;
         else if (arg == "--count") { o.count = parse_uint("--count", value); o.has_count = true; }
+        else if (arg == "--out-count") {
+            o.out_count = parse_uint("--out-count", value);
+            o.has_out_count = true;
+        }
         else if (arg == "--seed") { o.seed = parse_uint("--seed", value); o.has_seed = true; }
         else if (arg == "--in-width") o.in_width = parse_uint("--in-width", value);
         else if (arg == "--out-width") o.out_width = parse_uint("--out-width", value);
@@ -160,6 +166,7 @@ Options parse(int argc, char** argv) {
         || !o.in_width || !o.out_width)
         usage_error("--in, --out, --count, --seed, --in-width and --out-width are required");
     if (o.reset < 1) usage_error("--reset must be at least 1");
+    if (!o.has_out_count) o.out_count = o.count;
     return o;
 }
 
@@ -193,7 +200,8 @@ int main(int argc, char** argv) {
     if (o.in_width > port_bits(dut->I_PAYLOAD) || o.out_width > port_bits(dut->O_PAYLOAD))
         usage_error("--in-width/--out-width are wider than the model's payload ports");
     const std::vector<uint32_t> items = read_items(o, in_words);
-    std::vector<uint32_t> outputs(o.count * out_words);
+    std::vector<uint32_t> outputs(o.out_count * out_words);
+    const bool one_per_input = !o.has_out_count;
 
     Rng rng{o.seed};
     // A stall when a 64-bit draw falls below stall * 2^64 (stall < 1: no overflow).
@@ -225,7 +233,7 @@ int main(int argc, char** argv) {
     uint64_t sent = 0, received = 0, cycle = 0, idle = 0;
     bool offering = false, stalled = false;
     const auto start = std::chrono::steady_clock::now();
-    while (received < o.count) {
+    while (received < o.out_count) {
         // Clock low: drive this cycle's inputs. Two draws per cycle, always, so that the
         // stall pattern depends on the seed only.
         const bool valid_stall = rng.next() < threshold;
@@ -254,7 +262,7 @@ int main(int argc, char** argv) {
         const bool in_fire = dut->I_VALID && dut->I_READY;
         const bool out_fire = dut->O_VALID && dut->O_READY;
         if (out_fire) {
-            if (received + 1 > sent + in_fire)
+            if (one_per_input && received + 1 > sent + in_fire)
                 fail("output #" + std::to_string(received) + " left at cycle "
                      + std::to_string(cycle) + " before its input was accepted ("
                      + std::to_string(sent + in_fire) + " inputs accepted)");
@@ -263,7 +271,7 @@ int main(int argc, char** argv) {
             idle = 0;
         } else if (++idle > o.idle_limit) {
             fail("stream stalled: " + std::to_string(received) + " of "
-                 + std::to_string(o.count) + " outputs after " + std::to_string(cycle + 1)
+                 + std::to_string(o.out_count) + " outputs after " + std::to_string(cycle + 1)
                  + " cycles, " + std::to_string(sent) + " inputs accepted");
         }
         stalled = dut->O_VALID && !dut->O_READY;
@@ -276,7 +284,10 @@ int main(int argc, char** argv) {
         dut->eval();
         ++cycle;
     }
-    // Drain: keep ready high; any further output is one more than the inputs.
+    if (sent < o.count)
+        fail("all " + std::to_string(o.out_count) + " outputs left with only "
+             + std::to_string(sent) + " of " + std::to_string(o.count) + " inputs accepted");
+    // Drain: keep ready high; any further output is one more than expected.
     for (uint64_t c = 0; c < o.drain; ++c) {
         dut->clk = 0;
         dut->I_VALID = 0;
@@ -285,7 +296,7 @@ int main(int argc, char** argv) {
         dut->eval();
         if (dut->O_VALID) {
             get_port(dut->O_PAYLOAD, now.data(), out_words);
-            fail("outputs more than the " + std::to_string(o.count) + " inputs: "
+            fail("outputs more than the " + std::to_string(o.out_count) + " expected: "
                  + hex(now.data(), out_words) + " left " + std::to_string(c + 1)
                  + " cycles after the last expected output");
         }

@@ -327,11 +327,7 @@ def run_component(component, label, test_module, *, testcase=None, seed=None,
     env = sim_environment(sim)
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     text = verilog.convert(component, TOPLEVEL)
-    extra_sources = [(str(name), str(source)) for name, source in extra_sources]
-    for name, _ in extra_sources:
-        if Path(name).name != name or name == f"{TOPLEVEL}.v" or not name.endswith(".v"):
-            raise ValueError(f"extra_sources: {name!r} must be a plain file name ending in "
-                             f"'.v', other than {TOPLEVEL}.v")
+    extra_sources = _extra_sources(extra_sources)
     flags = json.dumps([sim, _BUILD_ARGS[sim], _MAKE_VARIABLES, _timescale(sim), waves,
                         "public: ports only"])
     parts = [text, flags, simulator_version(sim)]
@@ -340,16 +336,8 @@ def run_component(component, label, test_module, *, testcase=None, seed=None,
     digest = hashlib.sha256("\0".join(parts).encode())
     build_dir = Path(sim_dir) / digest.hexdigest()[:16]
     build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    sources = []
-    for path, content in [(source, f"// nnrtl {label}\n{text}"),
-                          *((build_dir / name, content) for name, content in extra_sources)]:
-        if not path.exists():
-            tmp = build_dir / f".{uuid.uuid4().hex}.v"
-            tmp.write_text(content)
-            tmp.replace(path)
-        sources.append(path)
-    build_seconds = _build(sim, source, build_dir, waves, sources[1:])
+    source, *models = _write_sources(build_dir, label, text, extra_sources)
+    build_seconds = _build(sim, source, build_dir, waves, models)
 
     run_dir = build_dir / f"run-{uuid.uuid4().hex[:12]}"
     run_dir.mkdir()
@@ -453,25 +441,48 @@ def _fast_pch(sim_dir):
     return header
 
 
-def _build_fast(component, label, sim_dir):
-    """Build `component` (in `stream.Probed`) with the fast-path testbench, cached; return
-    (binary, build seconds, build directory)."""
+def _extra_sources(extra_sources):
+    """`extra_sources` as a list of (file name, text), names checked."""
+    extra_sources = [(str(name), str(source)) for name, source in extra_sources]
+    for name, _ in extra_sources:
+        if Path(name).name != name or name == f"{TOPLEVEL}.v" or not name.endswith(".v"):
+            raise ValueError(f"extra_sources: {name!r} must be a plain file name ending in "
+                             f"'.v', other than {TOPLEVEL}.v")
+    return extra_sources
+
+
+def _write_sources(build_dir, label, text, extra_sources):
+    """Write the top module's Verilog and `extra_sources` into `build_dir` (atomically,
+    once); return their paths, the top module's first."""
+    paths = []
+    for path, content in [(build_dir / f"{TOPLEVEL}.v", f"// nnrtl {label}\n{text}"),
+                          *((build_dir / name, content) for name, content in extra_sources)]:
+        if not path.exists():
+            tmp = build_dir / f".{uuid.uuid4().hex}.v"
+            tmp.write_text(content)
+            tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def _build_fast(component, label, sim_dir, extra_sources=()):
+    """Build `component` (in `stream.Probed`) with the fast-path testbench and
+    `extra_sources`, cached; return (binary, build seconds, build directory)."""
     from tb import fastpath
     text = verilog.convert(stream.Probed(component), TOPLEVEL)
+    extra_sources = _extra_sources(extra_sources)
     flags = json.dumps(["fastpath", _FAST_BUILD_ARGS, _MAKE_VARIABLES, "pch"])
-    digest = hashlib.sha256("\0".join([text, flags, simulator_version("verilator"),
-                                       fastpath.testbench_digest()]).encode())
+    parts = [text, flags, simulator_version("verilator"), fastpath.testbench_digest()]
+    if extra_sources:
+        parts.append(json.dumps(extra_sources))
+    digest = hashlib.sha256("\0".join(parts).encode())
     build_dir = Path(sim_dir) / f"fast-{digest.hexdigest()[:16]}"
     build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    if not source.exists():
-        tmp = build_dir / f".{uuid.uuid4().hex}.v"
-        tmp.write_text(f"// nnrtl {label}\n{text}")
-        tmp.replace(source)
+    sources = _write_sources(build_dir, label, text, extra_sources)
 
     def build():
         log = build_dir / "build.log"
-        command = fastpath.verilator_command(source, build_dir, _FAST_BUILD_ARGS)
+        command = fastpath.verilator_command(sources, build_dir, _FAST_BUILD_ARGS)
         env = sim_environment("verilator")
         # The testbench and the model (OPT_FAST; not the runtime objects, OPT_GLOBAL) read
         # the precompiled header first. A later OPT_FAST in MAKEFLAGS wins; make takes
@@ -499,12 +510,13 @@ def _build_fast(component, label, sim_dir):
 
 
 def stream_fast(component, items, *, seed, stall=0.2, idle_limit=1000, drain_cycles=None,
-                label=None, sim_dir=SIM_DIR):
+                out_count=None, label=None, extra_sources=(), sim_dir=SIM_DIR):
     """Stream `items` through `component` in the fast-path testbench; no compare.
 
     `component` is a `wiring.Component` with one input stream ``i`` and one output stream
     ``o`` that gives one output per input (an `hdl.UNITS` unit such as fpmul or lmul, or a
-    test's own). `items` are packed ``i`` payloads (ints, or a uint64 array). Random
+    test's own), or `out_count` outputs in all (a unit that reduces groups of inputs, such
+    as a MAC array). `extra_sources`: more Verilog, as for `run_bench`. `items` are packed ``i`` payloads (ints, or a uint64 array). Random
     stalls of probability `stall` on both valid and ready, from `seed`; `drain_cycles`
     (default the component's ``latency`` + 4) cycles of ready after the last output, any
     output in them an error; no output for `idle_limit` cycles is a hang.
@@ -523,14 +535,14 @@ def stream_fast(component, items, *, seed, stall=0.2, idle_limit=1000, drain_cyc
         drain_cycles = getattr(component, "latency", 0) + 4
     in_width = Shape.cast(component.i.payload.shape()).width
     out_width = Shape.cast(component.o.payload.shape()).width
-    binary, build_seconds, build_dir = _build_fast(component, label, sim_dir)
+    binary, build_seconds, build_dir = _build_fast(component, label, sim_dir, extra_sources)
     run_dir = build_dir / f"run-{uuid.uuid4().hex[:12]}"
     where = f"seed {seed}; replay with COCOTB_RANDOM_SEED={seed}"
     start = time.monotonic()
     try:
         result = fastpath.run(binary, items, in_width=in_width, out_width=out_width,
                               seed=seed, stall=stall, idle_limit=idle_limit,
-                              drain=drain_cycles, run_dir=run_dir)
+                              drain=drain_cycles, run_dir=run_dir, out_count=out_count)
     except fastpath.StreamViolation as exc:
         raise BenchFailure(f"fast path: {label} broke the stream protocol ({where}; "
                            f"log: {run_dir / 'sim.log'}): {exc}") from None

@@ -6,12 +6,16 @@ Verilator:
 - latency: one item into an idle unit (output ready) must come out exactly
   ``unit.latency`` cycles after the cycle it was accepted, three times with idle gaps;
 - throughput: with valid and ready held high, 1,200 items must be accepted one per cycle
-  and leave one per cycle, so that the unit sustains ``unit.ops_per_cycle`` operations per
-  cycle, where an item holds as many operations as its ``a`` operand has elements.
+  and their outputs leave one per cycle, so that the unit sustains ``unit.ops_per_cycle``
+  operations per cycle, where an item holds ``unit.ops_per_item`` operations (default: as
+  many as its ``a`` operand has elements).
 
-Payloads are random bits; a payload field named ``last`` (end of a group, e.g. a dot
-product's vector) is set in every item, so that every item gives an output. Either figure
-wrong fails the bench. A new unit registered in `hdl.UNITS` gets this bench for free.
+Payloads are random bits. A payload field named ``last`` ends a group (a dot product's
+vector, a MAC array's tile): it is set in every item, or in every G-th item of the
+throughput run for a unit that declares ``stream_group = (G, outputs)`` (a group of G
+items gives `outputs` output beats; default (1, 1)); the lone items of the latency test
+are groups of one. Either figure wrong fails the bench. A new unit registered in
+`hdl.UNITS` gets this bench for free.
 """
 
 import numpy as np
@@ -31,20 +35,31 @@ def test_latency_and_throughput(unit, params):
     harness.run_bench(unit, params, "tb.test_protocol")
 
 
-def random_items(unit, count, rng):
-    """`count` random payloads of `unit`'s input stream, with any ``last`` field set."""
+def stream_group(unit):
+    """(items per group in the throughput run, output beats per group)."""
+    return getattr(unit, "stream_group", (1, 1))
+
+
+def random_items(unit, count, rng, group=1):
+    """`count` random payloads of `unit`'s input stream, with any ``last`` field set in
+    every `group`-th item."""
     layout = unit.i.payload.shape()
     width = layout.size
     items = [int.from_bytes(rng.bytes((width + 7) // 8), "little") & ((1 << width) - 1)
              for _ in range(count)]
     members = dict(layout.members) if hasattr(layout, "members") else {}
     if "last" in members:
-        items = [item | (1 << layout["last"].offset) for item in items]
+        bit = 1 << layout["last"].offset
+        items = [item | bit if index % group == group - 1 else item & ~bit
+                 for index, item in enumerate(items)]
     return items
 
 
 def ops_per_item(unit):
-    """Operations per input item: the number of elements of the ``a`` operand."""
+    """Operations per input item: ``unit.ops_per_item``, else the number of elements of
+    the ``a`` operand."""
+    if hasattr(unit, "ops_per_item"):
+        return unit.ops_per_item
     layout = unit.i.payload.shape()
     shape = layout["a"].shape
     return getattr(shape, "length", 1)
@@ -59,15 +74,16 @@ except ImportError:          # pytest collection without cocotb: only the runner
 if cocotb is not None:
     from tb import stream
 
-    async def _lone_item(dut, payload, limit):
-        """Offer one item to the idle unit; return (cycle accepted, cycle output left),
-        counted in falling edges, each reading the transfers at the rising edge before."""
+    async def _lone_item(dut, payload, limit, outputs=1):
+        """Offer one item to the idle unit; return (cycle accepted, cycle its first output
+        left), counted in falling edges, each reading the transfers at the rising edge
+        before, after all its `outputs` output beats have left."""
         falling = FallingEdge(dut.clk)
         dut.i__payload.value = payload
         dut.i__valid.value = 1
         accepted = left = None
-        cycle = 0
-        while left is None:
+        cycle = received = 0
+        while received < outputs:
             await falling
             cycle += 1
             if dut.probe_i_fire.value:
@@ -78,7 +94,8 @@ if cocotb is not None:
             if dut.probe_o_fire.value:
                 if accepted is None:
                     raise AssertionError("an output left before any input was accepted")
-                left = cycle
+                left = cycle if left is None else left
+                received += 1
             if cycle > limit:
                 raise AssertionError(f"no output {limit} cycles after offering one item "
                                      f"(accepted: {accepted is not None})")
@@ -87,8 +104,11 @@ if cocotb is not None:
     @cocotb.test()
     async def latency_and_throughput(dut):
         unit = harness.bench_unit()
+        group, group_outputs = stream_group(unit)
+        count = -(-ITEMS // group) * group                 # whole groups
         rng = np.random.default_rng(cocotb.RANDOM_SEED)
-        items = random_items(unit, ITEMS + 3, rng)
+        lone = random_items(unit, 3, rng)
+        stream_items = random_items(unit, count, rng, group)
         await stream.reset(dut)
         falling = FallingEdge(dut.clk)
         dut.o__ready.value = 1
@@ -99,28 +119,29 @@ if cocotb is not None:
                 await falling
                 if dut.probe_o_fire.value:
                     raise AssertionError("an output left an idle unit")
-            accepted, left = await _lone_item(dut, items[index], unit.latency + 50)
+            accepted, left = await _lone_item(dut, lone[index], unit.latency + 50
+                                              + 4 * group_outputs, group_outputs)
             assert left - accepted == unit.latency, (
                 f"item {index}: out {left - accepted} cycles after it was accepted; the "
                 f"unit declares latency {unit.latency}")
         for _ in range(unit.latency + 3):
             await falling
 
-        # Throughput: valid and ready high for ITEMS items.
-        stream_items = items[3:]
+        # Throughput: valid and ready high for `count` items.
+        expected = count // group * group_outputs
         sent = received = 0
         first_in = last_in = first_out = last_out = None
         cycle = 0
         dut.i__payload.value = stream_items[0]
         dut.i__valid.value = 1
-        while received < ITEMS:
+        while received < expected:
             await falling
             cycle += 1
             if dut.probe_i_fire.value:
                 sent += 1
                 first_in = cycle if first_in is None else first_in
                 last_in = cycle
-                if sent < ITEMS:
+                if sent < count:
                     dut.i__payload.value = stream_items[sent]
                 else:
                     dut.i__valid.value = 0
@@ -128,19 +149,19 @@ if cocotb is not None:
                 received += 1
                 first_out = cycle if first_out is None else first_out
                 last_out = cycle
-            if cycle > ITEMS * 4 + unit.latency + 50:
+            if cycle > count * 4 + unit.latency + 50:
                 raise AssertionError(f"{sent} items accepted and {received} left after "
                                      f"{cycle} cycles")
         in_cycles = last_in - first_in + 1
         out_cycles = last_out - first_out + 1
-        measured = ITEMS * ops_per_item(unit) / in_cycles
-        dut._log.info(f"latency {unit.latency}; {ITEMS} items in {in_cycles} cycles, out in "
-                      f"{out_cycles} cycles: {measured:g} ops/cycle")
-        assert in_cycles == ITEMS and out_cycles == ITEMS, (
-            f"{ITEMS} items took {in_cycles} cycles to enter and {out_cycles} to leave; "
-            f"one per cycle expected")
+        measured = count * ops_per_item(unit) / in_cycles
+        dut._log.info(f"latency {unit.latency}; {count} items in {in_cycles} cycles, "
+                      f"{expected} outputs in {out_cycles} cycles: {measured:g} ops/cycle")
+        assert in_cycles == count and out_cycles == count, (
+            f"{count} items took {in_cycles} cycles to enter and their {expected} outputs "
+            f"{out_cycles} to leave; {count} expected for both")
         assert measured == unit.ops_per_cycle, (
             f"measured {measured:g} ops/cycle, the unit declares {unit.ops_per_cycle}")
-        assert first_out - first_in == unit.latency, (
-            f"the first streamed item left {first_out - first_in} cycles after it entered; "
-            f"latency {unit.latency}")
+        assert first_out - first_in == unit.latency + group - 1, (
+            f"the first group's output left {first_out - first_in} cycles after its first "
+            f"item entered; latency {unit.latency} after its last ({group} items)")

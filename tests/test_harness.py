@@ -245,7 +245,7 @@ def test_fast_path_catches_protocol_faults(fault, message):
 def test_fast_path_catches_extra_outputs():
     # A unit that keeps offering its last output: one more than the inputs, after the last.
     _, _, items = _toy_items(4, 1, np.random.default_rng(2))
-    with pytest.raises(harness.BenchFailure, match=r"outputs more than the 1 inputs"):
+    with pytest.raises(harness.BenchFailure, match=r"outputs more than the 1 expected"):
         harness.stream_fast(_toy(fault="early"), items, seed=5, stall=0, label="toy")
 
 

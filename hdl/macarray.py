@@ -1,0 +1,297 @@
+"""MAC arrays: systolic GEMM engines of R x C processing elements.
+
+`MACArray` is output-stationary with integer PEs; its golden model is `golden.mac.gemm`,
+its benches tb/test_macarray.py (and the generic latency/throughput bench).
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import checks, formats, mac
+from . import dsp, intcore, protocol
+
+__all__ = ["MACArray", "default_acc_bits"]
+
+MULTIPLIERS = ("lut", "dsp")
+DSP_TARGETS = ("ecp5", "ice40")
+
+
+def default_acc_bits(a_fmt, b_fmt, k_max):
+    """The default accumulator width: a_bits + b_bits + ceil(log2 k_max), enough for any
+    sum of k_max products to be exact (no wrap or saturation)."""
+    return a_fmt.bits + b_fmt.bits + (k_max - 1).bit_length()
+
+
+class MACArray(wiring.Component):
+    """Output-stationary systolic array for integer matrix products.
+
+    One input beat is one step k of the reduction: `rows` values ``A[r, k]`` and `cols`
+    values ``B[k, c]``; the beat with ``last`` set ends a tile. PE (r, c) accumulates
+    ``A[r, k] * B[k, c]`` over the tile's beats; the tile's R x C sums then leave on `o`,
+    one row per beat (row 0 first), while the next tile is already accumulating.
+
+    Numerics: bit-exact with ``golden.mac.gemm(A, B, a_fmt, b_fmt, acc_bits=,
+    overflow=)`` for the tile (k ascending): products are exact; each PE's register is
+    acc_bits wide, two's complement when either operand format is signed, and wraps
+    around or saturates at every add (`overflow`).
+
+    Structure. A values move right and B values down, one PE per cycle, skewed at the
+    edges (row r's A by r cycles, column c's B by c), so PE (r, c) sees step k of the tile
+    at cycle k + r + c. A valid/first/last tag travels along each row with the A values
+    (delayed by the multiplier's latency), so a PE adds only real beats and needs no
+    enable: input stalls become bubbles that travel through the array, and nothing is
+    fanned out across the array. At its tile's last beat a PE hands its sum to its result
+    register; result registers shift up one row per cycle in each column (a tile's row r
+    leaves the top 2r cycles after its row 0), are de-skewed across the columns, and wait
+    in an output FIFO (`fifo_rows`). Back-pressure stays at the edges: the input
+    accepts a tile's last beat only when the FIFO has room for that tile's rows (counted
+    with credits) and at least ``2 * rows - 1`` cycles after the previous tile's last beat
+    (so that two tiles' results never meet in a column). No register of the datapath has
+    a reset; the control (tags, valid bits, credits) is reset synchronously.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size R x C, 1..64 each.
+    a_fmt, b_fmt : IntFormat
+        Operand formats, signed or unsigned, 2..18 bits (b_fmt default a_fmt); e.g.
+        INT4 weights x INT8 activations.
+    k_max : int
+        The longest reduction the default accumulator holds exactly (1..2^20).
+    acc_bits : int or None
+        Accumulator width; default `default_acc_bits` (a_bits + b_bits + ceil(log2
+        k_max): 24 for INT8 x INT8 and k_max 256). At least a_bits + b_bits, at most 64.
+    overflow : "wrap" or "saturate"
+    multiplier : "lut" or "dsp"
+        ``"lut"``: a LUT multiplier and a product register per PE. ``"dsp"``: one DSP
+        block per PE (`hdl.dsp.Multiplier` with all its registers and a fabric register
+        after it, on `target`); rows x cols must fit the target's DSP blocks.
+    target : "ecp5" or "ice40"
+        DSP family of ``multiplier="dsp"`` (LFE5U-85F: 156 MULT18X18D; iCE40UP5K: 8
+        SB_MAC16).
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": ArrayLayout(a_bits, rows),
+                                          "b": ArrayLayout(b_bits, cols), "last": 1})))
+    o : Out(stream.Signature(ArrayLayout(acc_bits, cols)))
+        `rows` beats per tile: the acc_bits-bit codes of one row of sums each.
+    latency : int
+        Cycles from accepting a tile's last beat to its row 0 on `o` (idle array, `o`
+        ready); row r follows 2r cycles after row 0.
+    ops_per_cycle : int
+        Multiply-adds per cycle while beats stream in: rows x cols.
+    cycles_per_tile(k) : int
+        Input cycles a tile of k beats occupies at full rate: max(k, 2 rows - 1).
+    ops_per_item, stream_group : int, (int, int)
+        rows x cols multiply-adds per beat; the shortest full-rate tile, (2 rows - 1)
+        beats, and its rows output beats (`hdl.protocol`).
+    """
+
+    PARAMETERS = {"rows": protocol.Integer(), "cols": protocol.Integer(),
+                  "a_fmt": protocol.Format(formats.IntFormat),
+                  "b_fmt": protocol.Format(formats.IntFormat, optional=True),
+                  "k_max": protocol.Integer(), "acc_bits": protocol.Integer(),
+                  "overflow": protocol.Choice(*mac.OVERFLOWS),
+                  "multiplier": protocol.Choice(*MULTIPLIERS),
+                  "target": protocol.Choice(*DSP_TARGETS)}
+    EXAMPLES = [{"rows": 2, "cols": 3, "a_fmt": "int8"},
+                {"rows": 3, "cols": 2, "a_fmt": "int4", "b_fmt": "uint8",
+                 "overflow": "saturate", "acc_bits": 14},
+                {"rows": 1, "cols": 1, "a_fmt": "uint8", "k_max": 16}]
+
+    def __init__(self, *, rows=4, cols=4, a_fmt=formats.IntFormat(8, True), b_fmt=None,
+                 k_max=256, acc_bits=None, overflow="wrap", multiplier="lut",
+                 target="ecp5"):
+        self.rows = checks.integer("rows", rows, lo=1, hi=64)
+        self.cols = checks.integer("cols", cols, lo=1, hi=64)
+        b_fmt = a_fmt if b_fmt is None else b_fmt
+        for name, fmt in (("a_fmt", a_fmt), ("b_fmt", b_fmt)):
+            if not isinstance(fmt, formats.IntFormat):
+                raise TypeError(f"{name} must be an IntFormat, not {fmt!r}")
+            if not 2 <= fmt.bits <= 18:
+                raise ValueError(f"{name} must have 2..18 bits, not {fmt.bits} ({fmt})")
+        self.a_fmt, self.b_fmt = a_fmt, b_fmt
+        self.k_max = checks.integer("k_max", k_max, lo=1, hi=1 << 20)
+        product_bits = a_fmt.bits + b_fmt.bits
+        if acc_bits is None:
+            acc_bits = default_acc_bits(a_fmt, b_fmt, self.k_max)
+        self.acc_bits = checks.integer("acc_bits", acc_bits, lo=product_bits, hi=64,
+                                       extra=f" for {a_fmt} x {b_fmt}")
+        self.overflow = checks.choice("overflow", overflow, mac.OVERFLOWS)
+        self.multiplier = checks.choice("multiplier", multiplier, MULTIPLIERS)
+        self.target = checks.choice("target", target, DSP_TARGETS)
+        self.signed = a_fmt.signed or b_fmt.signed
+        self._a_shape = (signed if a_fmt.signed else unsigned)(a_fmt.bits)
+        self._b_shape = (signed if b_fmt.signed else unsigned)(b_fmt.bits)
+        probe = self._new_multiplier()           # checks the operands against the target
+        probe._MustUse__silence = True
+        if self.multiplier == "dsp":
+            primitive, _, budget, device = dsp.DSP_BLOCKS[self.target]
+            if probe.blocks != 1:
+                raise ValueError(f"multiplier='dsp': {a_fmt} x {b_fmt} needs {probe.blocks} "
+                                 f"{primitive} blocks per PE; a PE takes one")
+            if self.rows * self.cols > budget:
+                raise ValueError(
+                    f"multiplier='dsp': rows x cols = {self.rows} x {self.cols} = "
+                    f"{self.rows * self.cols} PEs need as many {primitive} blocks; the "
+                    f"{device} has {budget}; use multiplier='lut' or fewer PEs")
+        self._mul_latency = probe.latency + (1 if self.multiplier == "lut" else 0)
+        beat = data.StructLayout({"a": data.ArrayLayout(a_fmt.bits, self.rows),
+                                  "b": data.ArrayLayout(b_fmt.bits, self.cols),
+                                  "last": 1})
+        super().__init__({"i": In(stream.Signature(beat)),
+                          "o": Out(stream.Signature(data.ArrayLayout(self.acc_bits,
+                                                                     self.cols)))})
+
+    def _new_multiplier(self):
+        if self.multiplier == "dsp":
+            return dsp.Multiplier(self._a_shape, self._b_shape, target=self.target,
+                                  pipeline=3, fabric_register=True)
+        return dsp.Multiplier(self._a_shape, self._b_shape, target="fabric", pipeline=0)
+
+    # Input register, skew, PE operand register, multiplier, accumulate (result register),
+    # then the column's de-skew, the FIFO's write and its buffered read.
+    @property
+    def latency(self):
+        return self._mul_latency + self.cols + 4
+
+    @property
+    def ops_per_cycle(self):
+        return self.rows * self.cols
+
+    @property
+    def min_tile_cycles(self):
+        """Fewest cycles between two tiles' last beats (see the class docstring)."""
+        return 2 * self.rows - 1
+
+    def cycles_per_tile(self, k):
+        """Input cycles of a tile of `k` beats at full rate."""
+        k = checks.integer("k", k, lo=1)
+        return max(k, self.min_tile_cycles)
+
+    @property
+    def ops_per_item(self):
+        """Multiply-adds per input beat: rows x cols."""
+        return self.rows * self.cols
+
+    @property
+    def stream_group(self):
+        """(beats, output beats) of the shortest tile at full rate: the generic bench's
+        group (`hdl.protocol`)."""
+        return self.min_tile_cycles, self.rows
+
+    @property
+    def fifo_rows(self):
+        """Depth of the output FIFO, in rows: enough for every tile in flight at full rate
+        (a tile holds its rows' credits from its last beat until they leave, latency +
+        2 (rows - 1) cycles), so that back-pressure never throttles a ready consumer."""
+        in_flight = -(-(self.latency + 2 * self.rows) // self.min_tile_cycles) + 1
+        return self.rows * in_flight
+
+    @property
+    def golden(self):
+        """``(golden.mac.gemm, kwargs)``: ``gemm(A, B, **kwargs)`` is a tile's sums."""
+        return mac.gemm, {"a_fmt": self.a_fmt, "b_fmt": self.b_fmt,
+                          "acc_bits": self.acc_bits, "overflow": self.overflow}
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, cols, bits = self.rows, self.cols, self.acc_bits
+        beat = self.i.payload
+
+        # --- Edge control: first/last tags, tile spacing, output credits --------------------
+        after_last = Signal(init=1, name="after_last")      # the next beat starts a tile
+        gap_max = max(self.min_tile_cycles - 1, 0)
+        gap = Signal(range(gap_max + 1), init=gap_max, name="tile_gap")
+        credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
+        tile_ok = intcore.wire(m, intcore.at_least(m, gap, gap_max, "gap_ok")
+                               & intcore.at_least(m, credits, rows, "credits_ok"), "tile_ok")
+        m.d.comb += self.i.ready.eq(~beat.last | tile_ok)
+        fire = intcore.wire(m, self.i.valid & self.i.ready, "in_fire")
+        ends = intcore.wire(m, fire & beat.last, "tile_end")
+        with m.If(fire):
+            m.d.sync += after_last.eq(beat.last)
+        with m.If(ends):
+            m.d.sync += gap.eq(0)
+        with m.Elif(gap != gap_max):
+            m.d.sync += gap.eq(gap + 1)
+        out_fire = self.o.valid & self.o.ready
+        m.d.sync += credits.eq(credits - Mux(ends, rows, 0) + out_fire)
+
+        # Input register: operands (no reset) and the tag (reset).
+        a_in = Signal.like(beat.a, name="a_in", reset_less=True)
+        b_in = Signal.like(beat.b, name="b_in", reset_less=True)
+        tag_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1})
+        tag_in = Signal(tag_layout, name="tag_in")
+        m.d.sync += [a_in.eq(beat.a), b_in.eq(beat.b),
+                     tag_in.eq(Cat(fire, after_last, beat.last))]
+
+        # --- Skew at the edges ------------------------------------------------------------------
+        def delayed(value, cycles, name, reset_less=True):
+            for step in range(cycles):
+                reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=reset_less)
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        a_edge = [delayed(a_in[r], r, f"a_skew{r}") for r in range(rows)]
+        b_edge = [delayed(b_in[c], c, f"b_skew{c}") for c in range(cols)]
+        # The tag runs behind the operands by the multiplier's latency: PE (r, c) reads
+        # the tag of the product that leaves its multiplier.
+        tag_edge = [delayed(tag_in, r + self._mul_latency, f"tag_skew{r}", reset_less=False)
+                    for r in range(rows)]
+
+        # --- Processing elements ----------------------------------------------------------
+        acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed, overflow=self.overflow)
+        acc_shape = (signed if self.signed else unsigned)(bits)
+        results = [[None] * cols for _ in range(rows)]       # (capture, sum) per PE
+        a_from, tag_from = list(a_edge), list(tag_edge)       # per row, from the left
+        b_from = list(b_edge)                                 # per column, from above
+        for r in range(rows):
+            for c in range(cols):
+                name = f"pe{r}_{c}"
+                a_reg = Signal(self._a_shape, name=f"{name}_a", reset_less=True)
+                b_reg = Signal(self._b_shape, name=f"{name}_b", reset_less=True)
+                tag = Signal(tag_layout, name=f"{name}_tag")
+                m.d.sync += [a_reg.eq(a_from[r]), b_reg.eq(b_from[c]), tag.eq(tag_from[r])]
+                a_from[r], b_from[c], tag_from[r] = a_reg, b_reg, tag
+                m.submodules[f"{name}_mul"] = mul = self._new_multiplier()
+                m.d.comb += [mul.a.eq(a_reg), mul.b.eq(b_reg)]
+                product = mul.p
+                if self.multiplier == "lut":
+                    product_q = Signal.like(mul.p, name=f"{name}_product", reset_less=True)
+                    m.d.sync += product_q.eq(mul.p)
+                    product = product_q
+                acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
+                total = Mux(tag.first, product, acc + product)
+                total = intcore.wire(m, total, f"{name}_total")
+                code = intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
+                with m.If(tag.valid):
+                    m.d.sync += acc.eq(code)
+                results[r][c] = (tag.valid & tag.last, code)
+
+        # --- Drain: result registers shift up each column -------------------------------------
+        tops = []
+        for c in range(cols):
+            above_value, above_valid = Const(0, bits), Const(0, 1)
+            for r in reversed(range(rows)):
+                capture, code = results[r][c]
+                value = Signal(bits, name=f"res{r}_{c}", reset_less=True)
+                valid = Signal(name=f"res{r}_{c}_valid")
+                m.d.sync += [value.eq(Mux(capture, code, above_value)),
+                             valid.eq(capture | above_valid)]
+                above_value, above_valid = value, valid
+            # De-skew: column c leaves the top c cycles after column 0.
+            tops.append((delayed(above_value, cols - 1 - c, f"top{c}"),
+                         delayed(above_valid, cols - 1 - c, f"top{c}_valid",
+                                 reset_less=False)))
+
+        m.submodules.results = out_fifo = fifo.SyncFIFOBuffered(width=bits * cols,
+                                                               depth=self.fifo_rows)
+        m.d.comb += [out_fifo.w_data.eq(Cat(value for value, _ in tops)),
+                     out_fifo.w_en.eq(tops[0][1]),
+                     self.o.payload.eq(out_fifo.r_data), self.o.valid.eq(out_fifo.r_rdy),
+                     out_fifo.r_en.eq(self.o.ready)]
+        return m

@@ -1,0 +1,109 @@
+"""The host side of a MAC array: tile a matrix product onto it, stream it, reassemble.
+
+`tile_stream(a, b, rows, cols)` cuts ``C = A @ B`` (A: M x K, B: K x N codes) into tiles
+of `rows` x `cols` outputs (the edges padded with zero codes), each one tile of K beats
+(`hdl.macarray.MACArray`'s input: column k of the tile's A rows, row k of its B columns,
+``last`` on beat K - 1), in row-major tile order. `assemble` puts the array's output rows
+back into the M x N result; `run_layer` does both around the fast path
+(`tb.harness.stream_fast`) and compares with golden.
+"""
+
+import numpy as np
+
+from golden import formats
+
+__all__ = ["tile_stream", "assemble", "exact_k", "run_layer"]
+
+
+def tile_stream(a, b, rows, cols):
+    """Beats for ``A @ B`` on a rows x cols array: (a_beats (T*K, rows), b_beats
+    (T*K, cols), last (T*K,), tiles [(m0, n0)]), uint64 codes, zero-padded."""
+    a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    (m, k), n = a.shape, b.shape[1]
+    if b.shape[0] != k or k < 1:
+        raise ValueError(f"A and B must be (M, K) and (K, N) with K >= 1, not {a.shape} "
+                         f"and {b.shape}")
+    tiles = [(m0, n0) for m0 in range(0, m, rows) for n0 in range(0, n, cols)]
+    a_beats = np.zeros((len(tiles), k, rows), dtype=np.uint64)
+    b_beats = np.zeros((len(tiles), k, cols), dtype=np.uint64)
+    for t, (m0, n0) in enumerate(tiles):
+        block_a = a[m0:m0 + rows].T                  # (K, rows here)
+        block_b = b[:, n0:n0 + cols]
+        a_beats[t, :, :block_a.shape[1]] = block_a
+        b_beats[t, :, :block_b.shape[1]] = block_b
+    last = np.zeros((len(tiles), k), dtype=np.uint64)
+    last[:, -1] = 1
+    return (a_beats.reshape(-1, rows), b_beats.reshape(-1, cols), last.reshape(-1), tiles)
+
+
+def assemble(out_rows, tiles, m, n, rows, cols):
+    """The M x N result from the array's output beats (`rows` per tile, each `cols`
+    codes), in the order of `tiles`."""
+    out_rows = np.asarray(out_rows, dtype=np.uint64).reshape(len(tiles), rows, cols)
+    result = np.zeros((m, n), dtype=np.uint64)
+    for t, (m0, n0) in enumerate(tiles):
+        block = out_rows[t, :min(rows, m - m0), :min(cols, n - n0)]
+        result[m0:m0 + block.shape[0], n0:n0 + block.shape[1]] = block
+    return result
+
+
+def _pack_lanes(values, bits):
+    """Rows of lane codes -> one int per row, lane 0 in the low bits."""
+    return [sum(int(v) << (i * bits) for i, v in enumerate(row)) for row in values.tolist()]
+
+
+def _unpack_lanes(words, bits, lanes):
+    mask = (1 << bits) - 1
+    return np.array([[(int(w) >> (i * bits)) & mask for i in range(lanes)] for w in words],
+                    dtype=np.uint64)
+
+
+def exact_k(unit):
+    """The longest reduction whose every sum the array's accumulator holds exactly:
+    2^(acc_bits - a_bits - b_bits) products (at least `k_max` with the default width)."""
+    return 1 << (unit.acc_bits - unit.a_fmt.bits - unit.b_fmt.bits)
+
+
+def run_layer(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
+              allow_overflow=False):
+    """Stream ``A @ B`` through MAC-array `unit` on the fast path (random stalls on both
+    sides, stalled outputs checked to hold) and compare with ``unit.golden``.
+
+    A reduction longer than `exact_k` is refused (`ValueError` naming K and the limit)
+    unless `allow_overflow` (the benches of wrap-around and saturation).
+
+    Returns the stream_fast result (cycles, seconds, ...). Raises `tb.harness.BenchFailure`
+    with the seed and the first mismatching elements.
+    """
+    from tb import compare, harness, stream
+    a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    (m, k), n = a.shape, b.shape[1]
+    if k > exact_k(unit) and not allow_overflow:
+        raise ValueError(f"K = {k} exceeds the accumulator's exact range: {unit.acc_bits} "
+                         f"bits hold sums of at most {exact_k(unit)} products of "
+                         f"{unit.a_fmt} x {unit.b_fmt}; widen acc_bits (or raise k_max)")
+    rows, cols = unit.rows, unit.cols
+    a_beats, b_beats, last, tiles = tile_stream(a, b, rows, cols)
+    items = stream.pack(unit.i.payload.shape(), a=_pack_lanes(a_beats, unit.a_fmt.bits),
+                        b=_pack_lanes(b_beats, unit.b_fmt.bits), last=last)
+    result = harness.stream_fast(unit, items, seed=seed, stall=stall,
+                                 out_count=len(tiles) * rows,
+                                 drain_cycles=unit.latency + 2 * rows + 4,
+                                 label=label or f"macarray {rows}x{cols}",
+                                 extra_sources=extra_sources,
+                                 idle_limit=unit.latency + 4 * rows + 1000)
+    outputs = result["outputs"]
+    words = outputs.tolist() if hasattr(outputs, "tolist") else outputs
+    got = assemble(_unpack_lanes(words, unit.acc_bits, cols), tiles, m, n, rows, cols)
+    function, kwargs = unit.golden
+    expected = function(a, b, **kwargs)
+    index_m, index_n = np.indices((m, n))
+    acc_fmt = formats.IntFormat(unit.acc_bits, unit.signed)
+    try:
+        compare.assert_codes_equal(got.reshape(-1), expected.reshape(-1), seed=seed,
+                                   inputs={"m": (index_m.reshape(-1), None),
+                                           "n": (index_n.reshape(-1), None)},
+                                   out_fmt=acc_fmt, what=f"C[m, n] of a {m}x{k}x{n} layer")
+    except AssertionError as exc:
+        raise harness.BenchFailure(f"{result['run_dir'] / 'sim.log'}:\n{exc}") from None
+    return result

@@ -1,0 +1,135 @@
+"""hdl/macarray.py against golden.mac.gemm, whole layers through the fast path.
+
+Every bench streams through `tb.gemmbench.run_layer`: random stalls on valid and ready,
+stalled outputs checked to hold still, the result compared element for element:
+
+- whole layers, M=64 K=256 N=64 and 37x100x29 (not multiples of the array), for each PE
+  kind: INT8, INT4 weights x INT8 activations, unsigned, INT16, LUT and DSP multipliers
+  (the MULT18X18D and SB_MAC16 simulation models of tb/primitives.py);
+- every operand pair of each <= 8-bit kind: A is every code as a column, B every code as a
+  row (K = 1), so C is the table of all products, tile by tile at the fastest tile rate;
+- the accumulator at its limits: K = k_max of extreme operands with the default width
+  (exact), and one bit too narrow in both overflow modes (wrap, saturate).
+
+The generic bench (tb/test_protocol.py) checks latency and throughput.
+"""
+
+import numpy as np
+import pytest
+
+from golden import formats
+from hdl import verilog
+from tb import gemmbench, harness
+from tb.primitives import model_sources
+
+INT8, UINT8, INT4, INT16 = (formats.IntFormat(8, True), formats.IntFormat(8, False),
+                            formats.IntFormat(4, True), formats.IntFormat(16, True))
+
+
+def _unit(params):
+    return verilog.build_unit("macarray", params)
+
+
+def _random(fmt, shape, rng):
+    return rng.integers(0, 1 << fmt.bits, size=shape, dtype=np.uint64)
+
+
+def _label(params):
+    return verilog.params_key("macarray", params)
+
+
+LAYERS = [
+    ({"rows": 4, "cols": 4}, (64, 256, 64)),
+    ({"rows": 4, "cols": 4}, (37, 100, 29)),
+    ({"rows": 3, "cols": 5, "a_fmt": "int8", "b_fmt": "int4"}, (37, 100, 29)),
+    ({"rows": 2, "cols": 3, "a_fmt": "uint8", "b_fmt": "uint8", "overflow": "saturate",
+      "acc_bits": 20}, (9, 300, 7)),
+    ({"rows": 2, "cols": 2, "a_fmt": "int16", "k_max": 64}, (5, 64, 6)),
+    ({"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ecp5"}, (37, 100, 29)),
+    ({"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int8", "multiplier": "dsp",
+      "target": "ice40"}, (11, 60, 5)),
+]
+
+
+@pytest.mark.parametrize("params,shape", LAYERS,
+                         ids=[f"{_label(p)}-{'x'.join(map(str, s))}" for p, s in LAYERS])
+def test_layer(params, shape):
+    unit = _unit(params)
+    m, k, n = shape
+    seed = harness.bench_seed()
+    rng = np.random.default_rng(seed)
+    a, b = _random(unit.a_fmt, (m, k), rng), _random(unit.b_fmt, (k, n), rng)
+    gemmbench.run_layer(unit, a, b, seed=seed, label=_label(params),
+                        allow_overflow="acc_bits" in params,      # (sums that saturate)
+                        extra_sources=model_sources({params.get("target")}
+                                                    if params.get("multiplier") == "dsp"
+                                                    else set()))
+
+
+PAIRS = [{"rows": 2, "cols": 2}, {"rows": 3, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4"},
+         {"rows": 2, "cols": 2, "multiplier": "dsp", "target": "ecp5"}]
+
+
+@pytest.mark.parametrize("params", PAIRS, ids=map(_label, PAIRS))
+def test_every_operand_pair(params):
+    unit = _unit(params)
+    a = np.arange(1 << unit.a_fmt.bits, dtype=np.uint64)[:, None]      # (codes, 1)
+    b = np.arange(1 << unit.b_fmt.bits, dtype=np.uint64)[None, :]      # (1, codes)
+    gemmbench.run_layer(unit, a, b, seed=harness.bench_seed(), label=_label(params),
+                        extra_sources=model_sources({params.get("target")}
+                                                    if params.get("multiplier") == "dsp"
+                                                    else set()))
+
+
+def _extremes(fmt, shape, rng):
+    """Codes of fmt's min and max values, at random."""
+    values = rng.choice([fmt.min_value, fmt.max_value], size=shape)
+    return fmt.encode(values.astype(np.float64))
+
+
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+@pytest.mark.parametrize("narrow", [False, True], ids=["default-width", "one-bit-narrow"])
+def test_accumulator_at_k_max(overflow, narrow):
+    """K = k_max products of extreme operands: exact with the default width; one bit
+    narrower, the sums wrap around or saturate (and the two modes differ)."""
+    params = {"rows": 2, "cols": 3, "k_max": 128, "overflow": overflow}
+    if narrow:
+        params["acc_bits"] = 16 + 7 - 1
+    unit = _unit(params)
+    seed = harness.bench_seed()
+    rng = np.random.default_rng(seed)
+    a = _extremes(INT8, (6, 128), rng)
+    b = _extremes(INT8, (128, 6), rng)
+    a[0], b[:, 0] = INT8.encode(np.full(128, -128.0)), INT8.encode(np.full(128, -128.0))
+    a[1], b[:, 1] = INT8.encode(np.full(128, 127.0)), INT8.encode(np.full(128, -128.0))
+    gemmbench.run_layer(unit, a, b, seed=seed, label=_label(params), allow_overflow=narrow)
+    function, kwargs = unit.golden
+    sums = function(a, b, **kwargs)
+    exact = function(a, b, **{**kwargs, "acc_bits": 64})
+    # (-128)^2 * 128 = 2^21 fits 23 bits signed exactly, not 22: the narrow case overflows.
+    assert (sums[0, 0] == exact[0, 0] % (1 << unit.acc_bits)) == (overflow == "wrap" or not narrow)
+
+
+def test_driver_refuses_a_reduction_beyond_the_exact_range():
+    unit = _unit({"rows": 2, "cols": 2, "k_max": 16})
+    a = np.zeros((2, 17), dtype=np.uint64)
+    with pytest.raises(ValueError, match=r"K = 17 exceeds the accumulator's exact range: "
+                                         r"20 bits hold sums of at most 16 products"):
+        gemmbench.run_layer(unit, a, a.T, seed=1)
+
+
+def test_a_bench_fails_when_golden_is_one_off(monkeypatch):
+    """The layer bench can fail: golden's sum one ulp off in one element."""
+    unit = _unit({"rows": 2, "cols": 2})
+    function, kwargs = unit.golden
+
+    def off_by_one(a, b, **kw):
+        out = function(a, b, **kw)
+        out[1, 2] = (out[1, 2] + 1) % (1 << unit.acc_bits)
+        return out
+
+    monkeypatch.setattr(type(unit), "golden", property(lambda self: (off_by_one, kwargs)))
+    rng = np.random.default_rng(5)
+    with pytest.raises(harness.BenchFailure, match=r"seed 7"):
+        gemmbench.run_layer(unit, _random(INT8, (3, 9), rng), _random(INT8, (9, 4), rng),
+                            seed=7)

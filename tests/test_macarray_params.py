@@ -1,0 +1,66 @@
+"""hdl/macarray.py: parameter checks (before elaboration), derived attributes, and the
+tile driver's cutting and reassembly (tb/gemmbench.py) without a simulator."""
+
+import numpy as np
+import pytest
+
+from golden import formats, mac
+from hdl import macarray, verilog
+from tb import gemmbench
+
+
+@pytest.mark.parametrize("params,exc,message", [
+    ({"rows": 0}, ValueError, r"rows must be in 1\.\.64, not 0"),
+    ({"cols": 2.0}, TypeError, r"cols must be an integer, not 2\.0"),
+    ({"a_fmt": formats.BF16}, TypeError, r"a_fmt must be an IntFormat"),
+    ({"b_fmt": formats.IntFormat(20, True)}, ValueError, r"b_fmt must have 2\.\.18 bits, not 20"),
+    ({"acc_bits": 15}, ValueError, r"acc_bits must be in 16\.\.64 for int8 x int8, not 15"),
+    ({"k_max": 0}, ValueError, r"k_max must be in 1\.\.1048576, not 0"),
+    ({"overflow": "clip"}, ValueError, r"overflow must be one of 'wrap', 'saturate'"),
+    ({"multiplier": "packed"}, ValueError, r"multiplier must be one of 'lut', 'dsp'"),
+    ({"rows": 20, "cols": 20, "multiplier": "dsp"}, ValueError,
+     r"rows x cols = 20 x 20 = 400 PEs need as many MULT18X18D blocks; the LFE5U-85F has "
+     r"156; use multiplier='lut' or fewer PEs"),
+    ({"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ice40"}, ValueError,
+     r"9 PEs need as many SB_MAC16 blocks; the iCE40UP5K has 8"),
+    ({"a_fmt": formats.IntFormat(18, False), "b_fmt": formats.IntFormat(8, True),
+      "multiplier": "dsp"}, ValueError, r"uint18 x int8 needs 2 MULT18X18D blocks per PE"),
+])
+def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
+    with pytest.raises(exc, match=message):
+        macarray.MACArray(**params)
+
+
+def test_defaults_and_derived_attributes():
+    unit = verilog.build_unit("macarray", {"rows": 12, "cols": 12, "multiplier": "dsp"})
+    assert unit.acc_bits == 8 + 8 + 8                    # 2w + ceil(log2 256)
+    assert macarray.default_acc_bits(formats.IntFormat(4, True), formats.IntFormat(8, True),
+                                     100) == 4 + 8 + 7
+    assert unit.ops_per_cycle == 144 and unit.ops_per_item == 144
+    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 23
+    assert unit.stream_group == (23, 12)
+    function, kwargs = unit.golden
+    assert function is mac.gemm and kwargs["acc_bits"] == 24 and kwargs["overflow"] == "wrap"
+    assert gemmbench.exact_k(unit) == 256
+
+
+def test_tiles_cut_and_reassemble_any_shape():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, size=(7, 5), dtype=np.uint64)
+    b = rng.integers(0, 256, size=(5, 4), dtype=np.uint64)
+    a_beats, b_beats, last, tiles = gemmbench.tile_stream(a, b, 3, 3)
+    assert tiles == [(0, 0), (0, 3), (3, 0), (3, 3), (6, 0), (6, 3)]
+    assert a_beats.shape == (6 * 5, 3) and b_beats.shape == (6 * 5, 3)
+    assert last.tolist() == ([0, 0, 0, 0, 1] * 6)
+    # Tile (6, 3): A row 6 then padding; B column 3 then padding.
+    t = tiles.index((6, 3))
+    assert a_beats[t * 5:(t + 1) * 5, 0].tolist() == a[6].tolist()
+    assert not a_beats[t * 5:(t + 1) * 5, 1:].any()
+    assert b_beats[t * 5:(t + 1) * 5, 0].tolist() == b[:, 3].tolist()
+    # An array that computed each tile exactly reassembles into the whole product.
+    rows = []
+    for t, _ in enumerate(tiles):
+        ta, tb = a_beats[t * 5:(t + 1) * 5].T, b_beats[t * 5:(t + 1) * 5]
+        rows.extend((ta.astype(np.int64) @ tb.astype(np.int64)).astype(np.uint64))
+    got = gemmbench.assemble(np.array(rows), tiles, 7, 4, 3, 3)
+    assert got.tolist() == (a.astype(np.int64) @ b.astype(np.int64)).tolist()
