@@ -13,7 +13,8 @@ from . import dsp, intcore, protocol
 
 __all__ = ["MACArray", "default_acc_bits"]
 
-MULTIPLIERS = ("lut", "dsp")
+MULTIPLIERS = ("lut", "dsp", "ternary")
+TERNARY = formats.IntFormat(2, True)
 DSP_TARGETS = ("ecp5", "ice40")
 
 
@@ -63,10 +64,14 @@ class MACArray(wiring.Component):
         Accumulator width; default `default_acc_bits` (a_bits + b_bits + ceil(log2
         k_max): 24 for INT8 x INT8 and k_max 256). At least a_bits + b_bits, at most 64.
     overflow : "wrap" or "saturate"
-    multiplier : "lut" or "dsp"
+    multiplier : "lut", "dsp" or "ternary"
         ``"lut"``: a LUT multiplier and a product register per PE. ``"dsp"``: one DSP
         block per PE (`hdl.dsp.Multiplier` with all its registers and a fabric register
         after it, on `target`); rows x cols must fit the target's DSP blocks.
+        ``"ternary"`` (BitLinear): b_fmt int2, weights -1, 0, +1; no multiplier: the PE
+        adds A, subtracts it (its complement with a carry in, in the accumulator's own
+        adder) or adds nothing. (The fourth int2 code, -2, subtracts 2A, so that every code
+        stays exact.)
     target : "ecp5" or "ice40"
         DSP family of ``multiplier="dsp"`` (LFE5U-85F: 156 MULT18X18D; iCE40UP5K: 8
         SB_MAC16).
@@ -122,6 +127,9 @@ class MACArray(wiring.Component):
         self.overflow = checks.choice("overflow", overflow, mac.OVERFLOWS)
         self.multiplier = checks.choice("multiplier", multiplier, MULTIPLIERS)
         self.target = checks.choice("target", target, DSP_TARGETS)
+        if self.multiplier == "ternary" and b_fmt != TERNARY:
+            raise ValueError(f"multiplier='ternary' takes b_fmt={TERNARY} (weights -1, 0, "
+                             f"+1), not {b_fmt}")
         self.signed = a_fmt.signed or b_fmt.signed
         self._a_shape = (signed if a_fmt.signed else unsigned)(a_fmt.bits)
         self._b_shape = (signed if b_fmt.signed else unsigned)(b_fmt.bits)
@@ -137,13 +145,34 @@ class MACArray(wiring.Component):
                     f"multiplier='dsp': rows x cols = {self.rows} x {self.cols} = "
                     f"{self.rows * self.cols} PEs need as many {primitive} blocks; the "
                     f"{device} has {budget}; use multiplier='lut' or fewer PEs")
-        self._mul_latency = probe.latency + (1 if self.multiplier == "lut" else 0)
+        self._mul_latency = probe.latency + (0 if self.multiplier == "dsp" else 1)
         beat = data.StructLayout({"a": data.ArrayLayout(a_fmt.bits, self.rows),
                                   "b": data.ArrayLayout(b_fmt.bits, self.cols),
                                   "last": 1})
         super().__init__({"i": In(stream.Signature(beat)),
                           "o": Out(stream.Signature(data.ArrayLayout(self.acc_bits,
                                                                      self.cols)))})
+
+    def _product(self, m, a, b, name):
+        """The PE's product of operand registers `a`, `b`, `_mul_latency` cycles later, as
+        (addend, carry in or None): product = addend + carry."""
+        if self.multiplier == "ternary":
+            # code 0: 0; 1: +a; 3 (-1): -a = ~a + 1; 2 (-2): -2a = ~(2a) + 1.
+            code = b.as_unsigned()
+            magnitude = Mux(code == 2, a.shift_left(1), Mux(code == 0, 0, a))
+            negative = code[1]
+            addend = Signal(signed(len(a) + 2), name=f"{name}_addend", reset_less=True)
+            carry = Signal(name=f"{name}_carry", reset_less=True)
+            m.d.sync += [addend.eq(magnitude ^ negative.replicate(len(a) + 2)),
+                         carry.eq(negative)]
+            return addend, carry
+        m.submodules[f"{name}_mul"] = mul = self._new_multiplier()
+        m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
+        if self.multiplier == "dsp":
+            return mul.p, None
+        product = Signal.like(mul.p, name=f"{name}_product", reset_less=True)
+        m.d.sync += product.eq(mul.p)
+        return product, None
 
     def _new_multiplier(self):
         if self.multiplier == "dsp":
@@ -257,15 +286,17 @@ class MACArray(wiring.Component):
                 tag = Signal(tag_layout, name=f"{name}_tag")
                 m.d.sync += [a_reg.eq(a_from[r]), b_reg.eq(b_from[c]), tag.eq(tag_from[r])]
                 a_from[r], b_from[c], tag_from[r] = a_reg, b_reg, tag
-                m.submodules[f"{name}_mul"] = mul = self._new_multiplier()
-                m.d.comb += [mul.a.eq(a_reg), mul.b.eq(b_reg)]
-                product = mul.p
-                if self.multiplier == "lut":
-                    product_q = Signal.like(mul.p, name=f"{name}_product", reset_less=True)
-                    m.d.sync += product_q.eq(mul.p)
-                    product = product_q
+                addend, carry = self._product(m, a_reg, b_reg, name)
                 acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
-                total = Mux(tag.first, product, acc + product)
+                # One adder: (first ? 0 : acc) + addend + carry, the carry entering below
+                # bit 0 (2x + c plus 2y + c is 2(x + y + c)).
+                base = Mux(tag.first, 0, acc)
+                if carry is None:
+                    total = base + addend
+                else:
+                    # (ternary PEs only: both operands signed)
+                    total = (Cat(carry, base).as_signed()
+                             + Cat(carry, addend).as_signed())[1:].as_signed()
                 total = intcore.wire(m, total, f"{name}_total")
                 code = intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
                 with m.If(tag.valid):

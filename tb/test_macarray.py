@@ -5,7 +5,8 @@ stalled outputs checked to hold still, the result compared element for element:
 
 - whole layers, M=64 K=256 N=64 and 37x100x29 (not multiples of the array), for each PE
   kind: INT8, INT4 weights x INT8 activations, unsigned, INT16, LUT and DSP multipliers
-  (the MULT18X18D and SB_MAC16 simulation models of tb/primitives.py);
+  (the MULT18X18D and SB_MAC16 simulation models of tb/primitives.py), ternary weights
+  (every int2 code, -2 included);
 - every operand pair of each <= 8-bit kind: A is every code as a column, B every code as a
   row (K = 1), so C is the table of all products, tile by tile at the fastest tile rate;
 - the accumulator at its limits: K = k_max of extreme operands with the default width
@@ -48,6 +49,9 @@ LAYERS = [
     ({"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ecp5"}, (37, 100, 29)),
     ({"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int8", "multiplier": "dsp",
       "target": "ice40"}, (11, 60, 5)),
+    ({"rows": 4, "cols": 4, "b_fmt": "int2", "multiplier": "ternary"}, (64, 256, 64)),
+    ({"rows": 3, "cols": 2, "b_fmt": "int2", "multiplier": "ternary", "acc_bits": 12,
+      "overflow": "saturate"}, (7, 200, 5)),
 ]
 
 
@@ -67,6 +71,8 @@ def test_layer(params, shape):
 
 
 PAIRS = [{"rows": 2, "cols": 2}, {"rows": 3, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4"},
+         {"rows": 2, "cols": 3, "b_fmt": "int2", "multiplier": "ternary"},
+         {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int2", "multiplier": "ternary"},
          {"rows": 2, "cols": 2, "multiplier": "dsp", "target": "ecp5"}]
 
 

@@ -17,7 +17,10 @@ from tb import gemmbench
     ({"acc_bits": 15}, ValueError, r"acc_bits must be in 16\.\.64 for int8 x int8, not 15"),
     ({"k_max": 0}, ValueError, r"k_max must be in 1\.\.1048576, not 0"),
     ({"overflow": "clip"}, ValueError, r"overflow must be one of 'wrap', 'saturate'"),
-    ({"multiplier": "packed"}, ValueError, r"multiplier must be one of 'lut', 'dsp'"),
+    ({"multiplier": "packed"}, ValueError,
+     r"multiplier must be one of 'lut', 'dsp', 'ternary', not 'packed'"),
+    ({"multiplier": "ternary", "b_fmt": formats.IntFormat(4, True)}, ValueError,
+     r"multiplier='ternary' takes b_fmt=int2 \(weights -1, 0, \+1\), not int4"),
     ({"rows": 20, "cols": 20, "multiplier": "dsp"}, ValueError,
      r"rows x cols = 20 x 20 = 400 PEs need as many MULT18X18D blocks; the LFE5U-85F has "
      r"156; use multiplier='lut' or fewer PEs"),
