@@ -4,7 +4,7 @@
 its benches tb/test_macarray.py (and the generic latency/throughput bench).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,17 +39,20 @@ class MACArray(wiring.Component):
 
     Structure. A values move right and B values down, one PE per cycle, skewed at the
     edges (row r's A by r cycles, column c's B by c), so PE (r, c) sees step k of the tile
-    at cycle k + r + c. A valid/first/last tag travels along each row with the A values
-    (delayed by the multiplier's latency), so a PE adds only real beats and needs no
-    enable: input stalls become bubbles that travel through the array, and nothing is
-    fanned out across the array. At its tile's last beat a PE hands its sum to its result
-    register; result registers shift up one row per cycle in each column (a tile's row r
+    at cycle k + r + c. A valid/last tag travels along each row with the A values (XORed
+    with the low bits of its beat's A value, so that synthesis cannot merge the equal tag
+    registers of an anti-diagonal into one fanned-out net; each PE decodes it and delays
+    it by the multiplier's latency), so a PE adds only real beats and needs no enable:
+    input stalls become bubbles that travel through the array. At its tile's last beat a
+    PE hands its sum to its result register and clears its accumulator (the flip-flops'
+    synchronous reset, so the accumulator's loop holds only its adder); result registers shift up one row per cycle in each column (a tile's row r
     leaves the top 2r cycles after its row 0), are de-skewed across the columns, and wait
     in an output FIFO (`fifo_rows`). Back-pressure stays at the edges: the input
     accepts a tile's last beat only when the FIFO has room for that tile's rows (counted
     with credits) and at least ``2 * rows - 1`` cycles after the previous tile's last beat
-    (so that two tiles' results never meet in a column). No register of the datapath has
-    a reset; the control (tags, valid bits, credits) is reset synchronously.
+    (so that two tiles' results never meet in a column). Only the edge control has a
+    reset: after it, the edge sends "clear" tags for `flush_cycles` and accepts nothing,
+    and the FIFO takes nothing, so nothing from before the reset survives.
 
     Parameters
     ----------
@@ -225,23 +228,31 @@ class MACArray(wiring.Component):
         return mac.gemm, {"a_fmt": self.a_fmt, "b_fmt": self.b_fmt,
                           "acc_bits": self.acc_bits, "overflow": self.overflow}
 
+    @property
+    def flush_cycles(self):
+        """Cycles after reset in which the edge sends "clear" tags and accepts nothing:
+        the depth from the edge to the FIFO, so that nothing from before the reset
+        survives (the array itself has no reset)."""
+        return 2 * (self.rows + self.cols) + self._mul_latency + 4
+
     def elaborate(self, platform):
         m = Module()
         rows, cols, bits = self.rows, self.cols, self.acc_bits
         beat = self.i.payload
 
-        # --- Edge control: first/last tags, tile spacing, output credits --------------------
-        after_last = Signal(init=1, name="after_last")      # the next beat starts a tile
+        # --- Edge control (the only registers with a reset) ---------------------------------
+        flush = Signal(range(self.flush_cycles + 1), init=self.flush_cycles, name="flush")
+        flushing = intcore.wire(m, flush != 0, "flushing")
+        with m.If(flushing):
+            m.d.sync += flush.eq(flush - 1)
         gap_max = max(self.min_tile_cycles - 1, 0)
         gap = Signal(range(gap_max + 1), init=gap_max, name="tile_gap")
         credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
         tile_ok = intcore.wire(m, intcore.at_least(m, gap, gap_max, "gap_ok")
                                & intcore.at_least(m, credits, rows, "credits_ok"), "tile_ok")
-        m.d.comb += self.i.ready.eq(~beat.last | tile_ok)
+        m.d.comb += self.i.ready.eq(~flushing & (~beat.last | tile_ok))
         fire = intcore.wire(m, self.i.valid & self.i.ready, "in_fire")
         ends = intcore.wire(m, fire & beat.last, "tile_end")
-        with m.If(fire):
-            m.d.sync += after_last.eq(beat.last)
         with m.If(ends):
             m.d.sync += gap.eq(0)
         with m.Elif(gap != gap_max):
@@ -249,28 +260,33 @@ class MACArray(wiring.Component):
         out_fire = self.o.valid & self.o.ready
         m.d.sync += credits.eq(credits - Mux(ends, rows, 0) + out_fire)
 
-        # Input register: operands (no reset) and the tag (reset).
-        a_in = Signal.like(beat.a, name="a_in", reset_less=True)
-        b_in = Signal.like(beat.b, name="b_in", reset_less=True)
-        tag_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1})
-        tag_in = Signal(tag_layout, name="tag_in")
+        # Input register. The tag of a beat: valid (add the product) and last (then clear
+        # the accumulator; with valid also hand the sum on). While flushing: "clear".
+        a_in = Signal(beat.a.shape(), name="a_in", reset_less=True)
+        b_in = Signal(beat.b.shape(), name="b_in", reset_less=True)
+        tag_layout = data.StructLayout({"valid": 1, "last": 1})
+        tag_in = Signal(tag_layout, name="tag_in", init={"last": 1})
         m.d.sync += [a_in.eq(beat.a), b_in.eq(beat.b),
-                     tag_in.eq(Cat(fire, after_last, beat.last))]
+                     tag_in.eq(Cat(fire, (fire & beat.last) | flushing))]
 
-        # --- Skew at the edges ------------------------------------------------------------------
-        def delayed(value, cycles, name, reset_less=True):
+        # --- Skew at the edges, and the tags' encoding ----------------------------------------
+        def delayed(value, cycles, name):
             for step in range(cycles):
-                reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=reset_less)
+                reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=True)
                 m.d.sync += reg.eq(value)
                 value = reg
             return value
 
         a_edge = [delayed(a_in[r], r, f"a_skew{r}") for r in range(rows)]
         b_edge = [delayed(b_in[c], c, f"b_skew{c}") for c in range(cols)]
-        # The tag runs behind the operands by the multiplier's latency: PE (r, c) reads
-        # the tag of the product that leaves its multiplier.
-        tag_edge = [delayed(tag_in, r + self._mul_latency, f"tag_skew{r}", reset_less=False)
-                    for r in range(rows)]
+        # Every row's tags are the same bits, a cycle apart per PE; as plain registers
+        # synthesis would merge those of each anti-diagonal into one and fan it out across
+        # the array. So a tag travels XORed with the low bits of its own beat's A value
+        # (row-specific data), and each PE decodes it with the A value beside it.
+        tag_edge = [Signal(2, name=f"tag_skew{r}") for r in range(rows)]
+        for r in range(rows):
+            m.d.comb += tag_edge[r].eq(Value.cast(delayed(tag_in, r, f"tag_skew{r}"))
+                                       ^ Value.cast(a_edge[r])[:2])
 
         # --- Processing elements ----------------------------------------------------------
         acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed, overflow=self.overflow)
@@ -283,23 +299,27 @@ class MACArray(wiring.Component):
                 name = f"pe{r}_{c}"
                 a_reg = Signal(self._a_shape, name=f"{name}_a", reset_less=True)
                 b_reg = Signal(self._b_shape, name=f"{name}_b", reset_less=True)
-                tag = Signal(tag_layout, name=f"{name}_tag")
-                m.d.sync += [a_reg.eq(a_from[r]), b_reg.eq(b_from[c]), tag.eq(tag_from[r])]
-                a_from[r], b_from[c], tag_from[r] = a_reg, b_reg, tag
+                tag_code = Signal(2, name=f"{name}_tag_code", reset_less=True)
+                m.d.sync += [a_reg.eq(a_from[r]), b_reg.eq(b_from[c]),
+                             tag_code.eq(tag_from[r])]
+                a_from[r], b_from[c], tag_from[r] = a_reg, b_reg, tag_code
+                tag = Signal(tag_layout, name=f"{name}_tag_now")
+                m.d.comb += tag.eq(tag_code ^ a_reg.as_unsigned()[:2])
+                # ... delayed here to meet its product.
+                tag = delayed(tag, self._mul_latency, f"{name}_tag")
                 addend, carry = self._product(m, a_reg, b_reg, name)
                 acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
-                # One adder: (first ? 0 : acc) + addend + carry, the carry entering below
-                # bit 0 (2x + c plus 2y + c is 2(x + y + c)).
-                base = Mux(tag.first, 0, acc)
                 if carry is None:
-                    total = base + addend
-                else:
-                    # (ternary PEs only: both operands signed)
-                    total = (Cat(carry, base).as_signed()
+                    total = acc + addend
+                else:       # (ternary PEs, both operands signed): 2x + c plus 2y + c
+                    total = (Cat(carry, acc).as_signed()
                              + Cat(carry, addend).as_signed())[1:].as_signed()
                 total = intcore.wire(m, total, f"{name}_total")
                 code = intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
-                with m.If(tag.valid):
+                # The clear is the flip-flops' synchronous reset: no logic in the loop.
+                with m.If(tag.last):
+                    m.d.sync += acc.eq(0)
+                with m.Elif(tag.valid):
                     m.d.sync += acc.eq(code)
                 results[r][c] = (tag.valid & tag.last, code)
 
@@ -310,19 +330,18 @@ class MACArray(wiring.Component):
             for r in reversed(range(rows)):
                 capture, code = results[r][c]
                 value = Signal(bits, name=f"res{r}_{c}", reset_less=True)
-                valid = Signal(name=f"res{r}_{c}_valid")
+                valid = Signal(name=f"res{r}_{c}_valid", reset_less=True)
                 m.d.sync += [value.eq(Mux(capture, code, above_value)),
                              valid.eq(capture | above_valid)]
                 above_value, above_valid = value, valid
             # De-skew: column c leaves the top c cycles after column 0.
             tops.append((delayed(above_value, cols - 1 - c, f"top{c}"),
-                         delayed(above_valid, cols - 1 - c, f"top{c}_valid",
-                                 reset_less=False)))
+                         delayed(above_valid, cols - 1 - c, f"top{c}_valid")))
 
         m.submodules.results = out_fifo = fifo.SyncFIFOBuffered(width=bits * cols,
                                                                depth=self.fifo_rows)
         m.d.comb += [out_fifo.w_data.eq(Cat(value for value, _ in tops)),
-                     out_fifo.w_en.eq(tops[0][1]),
+                     out_fifo.w_en.eq(tops[0][1] & ~flushing),
                      self.o.payload.eq(out_fifo.r_data), self.o.valid.eq(out_fifo.r_rdy),
                      out_fifo.r_en.eq(self.o.ready)]
         return m
