@@ -13,7 +13,7 @@ from . import dsp, intcore, protocol
 
 __all__ = ["MACArray", "default_acc_bits"]
 
-MULTIPLIERS = ("lut", "dsp", "ternary")
+MULTIPLIERS = ("lut", "dsp", "hybrid", "ternary")
 TERNARY = formats.IntFormat(2, True)
 DSP_TARGETS = ("ecp5", "ice40")
 
@@ -71,13 +71,17 @@ class MACArray(wiring.Component):
         ``"lut"``: a LUT multiplier and a product register per PE. ``"dsp"``: one DSP
         block per PE (`hdl.dsp.Multiplier` with all its registers and a fabric register
         after it, on `target`); rows x cols must fit the target's DSP blocks.
+        ``"hybrid"``: DSP PEs up to `dsp_blocks` (row by row), LUT PEs for the rest, their
+        products delayed to the DSP PEs' latency; `notes` states the split.
         ``"ternary"`` (BitLinear): b_fmt int2, weights -1, 0, +1; no multiplier: the PE
         adds A, subtracts it (its complement with a carry in, in the accumulator's own
         adder) or adds nothing. (The fourth int2 code, -2, subtracts 2A, so that every code
         stays exact.)
     target : "ecp5" or "ice40"
-        DSP family of ``multiplier="dsp"`` (LFE5U-85F: 156 MULT18X18D; iCE40UP5K: 8
-        SB_MAC16).
+        DSP family of ``multiplier="dsp"`` and ``"hybrid"``.
+    dsp_blocks : int or None
+        DSP blocks the array may use; default the whole target device's (LFE5U-85F: 156
+        MULT18X18D; iCE40UP5K: 8 SB_MAC16).
 
     Members
     -------
@@ -103,7 +107,8 @@ class MACArray(wiring.Component):
                   "k_max": protocol.Integer(), "acc_bits": protocol.Integer(),
                   "overflow": protocol.Choice(*mac.OVERFLOWS),
                   "multiplier": protocol.Choice(*MULTIPLIERS),
-                  "target": protocol.Choice(*DSP_TARGETS)}
+                  "target": protocol.Choice(*DSP_TARGETS),
+                  "dsp_blocks": protocol.Integer()}
     EXAMPLES = [{"rows": 2, "cols": 3, "a_fmt": "int8"},
                 {"rows": 3, "cols": 2, "a_fmt": "int4", "b_fmt": "uint8",
                  "overflow": "saturate", "acc_bits": 14},
@@ -111,7 +116,7 @@ class MACArray(wiring.Component):
 
     def __init__(self, *, rows=4, cols=4, a_fmt=formats.IntFormat(8, True), b_fmt=None,
                  k_max=256, acc_bits=None, overflow="wrap", multiplier="lut",
-                 target="ecp5"):
+                 target="ecp5", dsp_blocks=None):
         self.rows = checks.integer("rows", rows, lo=1, hi=64)
         self.cols = checks.integer("cols", cols, lo=1, hi=64)
         b_fmt = a_fmt if b_fmt is None else b_fmt
@@ -136,19 +141,29 @@ class MACArray(wiring.Component):
         self.signed = a_fmt.signed or b_fmt.signed
         self._a_shape = (signed if a_fmt.signed else unsigned)(a_fmt.bits)
         self._b_shape = (signed if b_fmt.signed else unsigned)(b_fmt.bits)
-        probe = self._new_multiplier()           # checks the operands against the target
-        probe._MustUse__silence = True
-        if self.multiplier == "dsp":
-            primitive, _, budget, device = dsp.DSP_BLOCKS[self.target]
+        primitive, _, budget, device = dsp.DSP_BLOCKS[self.target]
+        what = f"the {device}'s {budget}"
+        if dsp_blocks is not None:
+            budget = checks.integer("dsp_blocks", dsp_blocks, lo=0, hi=budget,
+                                    extra=f" ({device})")
+            what = f"dsp_blocks = {budget}"
+        pes = self.rows * self.cols
+        self.dsp_pes = {"dsp": pes, "hybrid": min(pes, budget)}.get(self.multiplier, 0)
+        if self.dsp_pes:
+            probe = self._new_multiplier("dsp")      # checks the operands against the target
+            probe._MustUse__silence = True
             if probe.blocks != 1:
-                raise ValueError(f"multiplier='dsp': {a_fmt} x {b_fmt} needs {probe.blocks} "
-                                 f"{primitive} blocks per PE; a PE takes one")
-            if self.rows * self.cols > budget:
+                raise ValueError(f"multiplier={self.multiplier!r}: {a_fmt} x {b_fmt} needs "
+                                 f"{probe.blocks} {primitive} blocks per PE; a PE takes one")
+            if pes > budget and self.multiplier == "dsp":
                 raise ValueError(
-                    f"multiplier='dsp': rows x cols = {self.rows} x {self.cols} = "
-                    f"{self.rows * self.cols} PEs need as many {primitive} blocks; the "
-                    f"{device} has {budget}; use multiplier='lut' or fewer PEs")
-        self._mul_latency = probe.latency + (0 if self.multiplier == "dsp" else 1)
+                    f"multiplier='dsp': rows x cols = {self.rows} x {self.cols} = {pes} PEs "
+                    f"need as many {primitive} blocks, more than {what}; use "
+                    f"multiplier='hybrid' or 'lut', or fewer PEs")
+            self._mul_latency = probe.latency
+        else:
+            self._mul_latency = 1                    # the product register
+        self.dsp_blocks = budget
         beat = data.StructLayout({"a": data.ArrayLayout(a_fmt.bits, self.rows),
                                   "b": data.ArrayLayout(b_fmt.bits, self.cols),
                                   "last": 1})
@@ -156,10 +171,25 @@ class MACArray(wiring.Component):
                           "o": Out(stream.Signature(data.ArrayLayout(self.acc_bits,
                                                                      self.cols)))})
 
-    def _product(self, m, a, b, name):
-        """The PE's product of operand registers `a`, `b`, `_mul_latency` cycles later, as
-        (addend, carry in or None): product = addend + carry."""
-        if self.multiplier == "ternary":
+    @property
+    def notes(self):
+        """What the generator chose, in words (printed by `make verilog`)."""
+        if self.multiplier != "hybrid":
+            return []
+        primitive = dsp.DSP_BLOCKS[self.target][0]
+        lut_pes = self.rows * self.cols - self.dsp_pes
+        return [f"hybrid: {self.dsp_pes} PEs on {primitive} (rows 0.. in order), "
+                f"{lut_pes} PEs with LUT multipliers"]
+
+    def _pe_kind(self, r, c):
+        if self.multiplier == "hybrid":
+            return "dsp" if r * self.cols + c < self.dsp_pes else "lut"
+        return self.multiplier
+
+    def _product(self, m, a, b, name, kind):
+        """The product of PE operand registers `a`, `b` (a PE of `kind`), `_mul_latency`
+        cycles later, as (addend, carry in or None): product = addend + carry."""
+        if kind == "ternary":
             # code 0: 0; 1: +a; 3 (-1): -a = ~a + 1; 2 (-2): -2a = ~(2a) + 1.
             code = b.as_unsigned()
             magnitude = Mux(code == 2, a.shift_left(1), Mux(code == 0, 0, a))
@@ -169,16 +199,18 @@ class MACArray(wiring.Component):
             m.d.sync += [addend.eq(magnitude ^ negative.replicate(len(a) + 2)),
                          carry.eq(negative)]
             return addend, carry
-        m.submodules[f"{name}_mul"] = mul = self._new_multiplier()
+        m.submodules[f"{name}_mul"] = mul = self._new_multiplier(kind)
         m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
-        if self.multiplier == "dsp":
-            return mul.p, None
-        product = Signal.like(mul.p, name=f"{name}_product", reset_less=True)
-        m.d.sync += product.eq(mul.p)
+        product = mul.p
+        # A LUT product: registered, then delayed to the array's latency (hybrid).
+        for level in range(self._mul_latency - mul.latency):
+            reg = Signal.like(mul.p, name=f"{name}_product{level}", reset_less=True)
+            m.d.sync += reg.eq(product)
+            product = reg
         return product, None
 
-    def _new_multiplier(self):
-        if self.multiplier == "dsp":
+    def _new_multiplier(self, kind):
+        if kind == "dsp":
             return dsp.Multiplier(self._a_shape, self._b_shape, target=self.target,
                                   pipeline=3, fabric_register=True)
         return dsp.Multiplier(self._a_shape, self._b_shape, target="fabric", pipeline=0)
@@ -307,7 +339,7 @@ class MACArray(wiring.Component):
                 m.d.comb += tag.eq(tag_code ^ a_reg.as_unsigned()[:2])
                 # ... delayed here to meet its product.
                 tag = delayed(tag, self._mul_latency, f"{name}_tag")
-                addend, carry = self._product(m, a_reg, b_reg, name)
+                addend, carry = self._product(m, a_reg, b_reg, name, self._pe_kind(r, c))
                 acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
                 if carry is None:
                     total = acc + addend

@@ -51,6 +51,8 @@ def generate_one(name, params, out_dir):
     print("\n".join(port_lines(unit)))
     print("  (and clk, rst: the sync domain)")
     print(f"  latency {unit.latency} cycles, {unit.ops_per_cycle} operation(s) per cycle")
+    for note in getattr(unit, "notes", []):
+        print(f"  {note}")
     return path
 
 

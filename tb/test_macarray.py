@@ -35,6 +35,13 @@ def _random(fmt, shape, rng):
     return rng.integers(0, 1 << fmt.bits, size=shape, dtype=np.uint64)
 
 
+def _models(params):
+    """The simulation models a DSP or hybrid array needs."""
+    if params.get("multiplier") in ("dsp", "hybrid"):
+        return model_sources({params.get("target", "ecp5")})
+    return []
+
+
 def _label(params):
     return verilog.params_key("macarray", params)
 
@@ -49,6 +56,7 @@ LAYERS = [
     ({"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ecp5"}, (37, 100, 29)),
     ({"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int8", "multiplier": "dsp",
       "target": "ice40"}, (11, 60, 5)),
+    ({"rows": 3, "cols": 4, "multiplier": "hybrid", "dsp_blocks": 5}, (37, 100, 29)),
     ({"rows": 4, "cols": 4, "b_fmt": "int2", "multiplier": "ternary"}, (64, 256, 64)),
     ({"rows": 3, "cols": 2, "b_fmt": "int2", "multiplier": "ternary", "acc_bits": 12,
       "overflow": "saturate"}, (7, 200, 5)),
@@ -65,9 +73,7 @@ def test_layer(params, shape):
     a, b = _random(unit.a_fmt, (m, k), rng), _random(unit.b_fmt, (k, n), rng)
     gemmbench.run_layer(unit, a, b, seed=seed, label=_label(params),
                         allow_overflow="acc_bits" in params,      # (sums that saturate)
-                        extra_sources=model_sources({params.get("target")}
-                                                    if params.get("multiplier") == "dsp"
-                                                    else set()))
+                        extra_sources=_models(params))
 
 
 PAIRS = [{"rows": 2, "cols": 2}, {"rows": 3, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4"},
@@ -82,9 +88,7 @@ def test_every_operand_pair(params):
     a = np.arange(1 << unit.a_fmt.bits, dtype=np.uint64)[:, None]      # (codes, 1)
     b = np.arange(1 << unit.b_fmt.bits, dtype=np.uint64)[None, :]      # (1, codes)
     gemmbench.run_layer(unit, a, b, seed=harness.bench_seed(), label=_label(params),
-                        extra_sources=model_sources({params.get("target")}
-                                                    if params.get("multiplier") == "dsp"
-                                                    else set()))
+                        extra_sources=_models(params))
 
 
 def _extremes(fmt, shape, rng):

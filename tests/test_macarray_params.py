@@ -18,14 +18,18 @@ from tb import gemmbench
     ({"k_max": 0}, ValueError, r"k_max must be in 1\.\.1048576, not 0"),
     ({"overflow": "clip"}, ValueError, r"overflow must be one of 'wrap', 'saturate'"),
     ({"multiplier": "packed"}, ValueError,
-     r"multiplier must be one of 'lut', 'dsp', 'ternary', not 'packed'"),
+     r"multiplier must be one of 'lut', 'dsp', 'hybrid', 'ternary', not 'packed'"),
     ({"multiplier": "ternary", "b_fmt": formats.IntFormat(4, True)}, ValueError,
      r"multiplier='ternary' takes b_fmt=int2 \(weights -1, 0, \+1\), not int4"),
     ({"rows": 20, "cols": 20, "multiplier": "dsp"}, ValueError,
-     r"rows x cols = 20 x 20 = 400 PEs need as many MULT18X18D blocks; the LFE5U-85F has "
-     r"156; use multiplier='lut' or fewer PEs"),
+     r"rows x cols = 20 x 20 = 400 PEs need as many MULT18X18D blocks, more than the "
+     r"LFE5U-85F's 156; use multiplier='hybrid' or 'lut', or fewer PEs"),
     ({"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ice40"}, ValueError,
-     r"9 PEs need as many SB_MAC16 blocks; the iCE40UP5K has 8"),
+     r"9 PEs need as many SB_MAC16 blocks, more than the iCE40UP5K's 8"),
+    ({"rows": 2, "cols": 2, "multiplier": "dsp", "dsp_blocks": 3}, ValueError,
+     r"4 PEs need as many MULT18X18D blocks, more than dsp_blocks = 3"),
+    ({"multiplier": "hybrid", "dsp_blocks": 200}, ValueError,
+     r"dsp_blocks must be in 0\.\.156 \(LFE5U-85F\), not 200"),
     ({"a_fmt": formats.IntFormat(18, False), "b_fmt": formats.IntFormat(8, True),
       "multiplier": "dsp"}, ValueError, r"uint18 x int8 needs 2 MULT18X18D blocks per PE"),
 ])
@@ -45,6 +49,11 @@ def test_defaults_and_derived_attributes():
     function, kwargs = unit.golden
     assert function is mac.gemm and kwargs["acc_bits"] == 24 and kwargs["overflow"] == "wrap"
     assert gemmbench.exact_k(unit) == 256
+    assert unit.dsp_pes == 144 and unit.notes == []
+    hybrid = verilog.build_unit("macarray", {"rows": 16, "cols": 16, "multiplier": "hybrid"})
+    assert hybrid.dsp_pes == 156 and hybrid.latency == unit.latency + 4
+    assert hybrid.notes == ["hybrid: 156 PEs on MULT18X18D (rows 0.. in order), 100 PEs "
+                            "with LUT multipliers"]
 
 
 def test_tiles_cut_and_reassemble_any_shape():
