@@ -13,7 +13,7 @@ from . import dsp, intcore, protocol
 
 __all__ = ["MACArray", "default_acc_bits"]
 
-MULTIPLIERS = ("lut", "dsp", "hybrid", "ternary")
+MULTIPLIERS = ("lut", "dsp", "hybrid", "packed", "ternary")
 TERNARY = formats.IntFormat(2, True)
 DSP_TARGETS = ("ecp5", "ice40")
 
@@ -47,7 +47,7 @@ class MACArray(wiring.Component):
     PE hands its sum to its result register and clears its accumulator (the flip-flops'
     synchronous reset, so the accumulator's loop holds only its adder); result registers shift up one row per cycle in each column (a tile's row r
     leaves the top 2r cycles after its row 0), are de-skewed across the columns, and wait
-    in an output FIFO (`fifo_rows`). Back-pressure stays at the edges: the input
+    in an output FIFO (`fifo_rows`, LUT RAM, then a register on `o`). Back-pressure stays at the edges: the input
     accepts a tile's last beat only when the FIFO has room for that tile's rows (counted
     with credits) and at least ``2 * rows - 1`` cycles after the previous tile's last beat
     (so that two tiles' results never meet in a column). Only the edge control has a
@@ -73,6 +73,11 @@ class MACArray(wiring.Component):
         after it, on `target`); rows x cols must fit the target's DSP blocks.
         ``"hybrid"``: DSP PEs up to `dsp_blocks` (row by row), LUT PEs for the rest, their
         products delayed to the DSP PEs' latency; `notes` states the split.
+        ``"packed"``: two products per DSP block, a * (w0 + w1 2^k) for the weights w0, w1
+        of two neighbouring columns (k = a_bits + b_bits; the low field's sign corrected
+        as the high sum's carry in): signed weights of 2..4 bits, a_bits + 2 b_bits at
+        most 17 (ECP5) or 15 (iCE40), e.g. INT8 activations with INT4 weights (W4A8); an
+        even number of columns, rows x cols / 2 blocks.
         ``"ternary"`` (BitLinear): b_fmt int2, weights -1, 0, +1; no multiplier: the PE
         adds A, subtracts it (its complement with a carry in, in the accumulator's own
         adder) or adds nothing. (The fourth int2 code, -2, subtracts 2A, so that every code
@@ -148,18 +153,33 @@ class MACArray(wiring.Component):
                                     extra=f" ({device})")
             what = f"dsp_blocks = {budget}"
         pes = self.rows * self.cols
-        self.dsp_pes = {"dsp": pes, "hybrid": min(pes, budget)}.get(self.multiplier, 0)
+        self._sites = self.cols
+        if self.multiplier == "packed":
+            if self.cols % 2 or not b_fmt.signed or b_fmt.bits > 4:
+                raise ValueError(f"multiplier='packed' takes an even number of cols and "
+                                 f"signed weights of 2..4 bits (b_fmt), not cols={self.cols}, "
+                                 f"b_fmt={b_fmt}")
+            self._field = a_fmt.bits + b_fmt.bits
+            if self._field + b_fmt.bits + 1 > dsp.DSP_BLOCKS[self.target][1]:
+                raise ValueError(f"multiplier='packed': {a_fmt} activations leave no room for "
+                                 f"two {b_fmt} weights in one {primitive} operand "
+                                 f"(a_bits + 2 b_bits must be at most "
+                                 f"{dsp.DSP_BLOCKS[self.target][1] - 1})")
+            self._sites = self.cols // 2
+            pes = self.rows * self._sites
+        self.dsp_pes = {"dsp": pes, "packed": pes,
+                        "hybrid": min(pes, budget)}.get(self.multiplier, 0)
         if self.dsp_pes:
-            probe = self._new_multiplier("dsp")      # checks the operands against the target
+            probe = self._new_multiplier("packed" if self.multiplier == "packed" else "dsp")
             probe._MustUse__silence = True
             if probe.blocks != 1:
                 raise ValueError(f"multiplier={self.multiplier!r}: {a_fmt} x {b_fmt} needs "
                                  f"{probe.blocks} {primitive} blocks per PE; a PE takes one")
-            if pes > budget and self.multiplier == "dsp":
+            if pes > budget and self.multiplier in ("dsp", "packed"):
                 raise ValueError(
-                    f"multiplier='dsp': rows x cols = {self.rows} x {self.cols} = {pes} PEs "
-                    f"need as many {primitive} blocks, more than {what}; use "
-                    f"multiplier='hybrid' or 'lut', or fewer PEs")
+                    f"multiplier={self.multiplier!r}: rows x cols = {self.rows} x {self.cols} "
+                    f"= {self.rows * self.cols} outputs need {pes} {primitive} blocks, more "
+                    f"than {what}; use multiplier='hybrid' or 'lut', or fewer PEs")
             self._mul_latency = probe.latency
         else:
             self._mul_latency = 1                    # the product register
@@ -187,8 +207,9 @@ class MACArray(wiring.Component):
         return self.multiplier
 
     def _product(self, m, a, b, name, kind):
-        """The product of PE operand registers `a`, `b` (a PE of `kind`), `_mul_latency`
-        cycles later, as (addend, carry in or None): product = addend + carry."""
+        """The products of PE operand registers `a`, `b` (a PE of `kind`), `_mul_latency`
+        cycles later: one (addend, carry in or None) per lane, product = addend + carry.
+        A packed PE's `b` holds two weights (`_pack_weights`) and gives two lanes."""
         if kind == "ternary":
             # code 0: 0; 1: +a; 3 (-1): -a = ~a + 1; 2 (-2): -2a = ~(2a) + 1.
             code = b.as_unsigned()
@@ -198,7 +219,7 @@ class MACArray(wiring.Component):
             carry = Signal(name=f"{name}_carry", reset_less=True)
             m.d.sync += [addend.eq(magnitude ^ negative.replicate(len(a) + 2)),
                          carry.eq(negative)]
-            return addend, carry
+            return [(addend, carry)]
         m.submodules[f"{name}_mul"] = mul = self._new_multiplier(kind)
         m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
         product = mul.p
@@ -207,9 +228,42 @@ class MACArray(wiring.Component):
             reg = Signal.like(mul.p, name=f"{name}_product{level}", reset_less=True)
             m.d.sync += reg.eq(product)
             product = reg
-        return product, None
+        if kind != "packed":
+            return [(product, None)]
+        # a * (w0 + w1 2^k) = a w0 + a w1 2^k, |a w0| < 2^(k-1): the low k bits are a w0
+        # (two's complement); the bits above are a w1 - 1 when a w0 < 0, so a w1 is them
+        # plus the low field's sign bit, which enters the accumulator's adder as its carry.
+        k = self._field
+        return [(product[:k].as_signed(), None), (product[k:].as_signed(), product[k - 1])]
+
+    def _pack_weights(self, m, w0, w1, name):
+        """The DSP operand w0 + w1 2^k of a packed PE: k + b_bits + 1 bits signed (w1 at
+        its most negative and w0 negative reach below -2^(k + b_bits - 1))."""
+        packed = Signal(signed(self._field + self.b_fmt.bits + 1), name=name)
+        m.d.comb += packed.eq(w0.as_signed() + (w1.as_signed() << self._field))
+        return packed
+
+    def _accumulate(self, m, tag, addend, carry, acc_fmt, acc_shape, name):
+        """One accumulator: (capture, the sum with this product) of its output."""
+        acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
+        if carry is None:
+            total = acc + addend
+        else:       # (signed operands): 2x + c plus 2y + c is 2 (x + y + c)
+            total = (Cat(carry, acc).as_signed()
+                     + Cat(carry, addend).as_signed())[1:].as_signed()
+        total = intcore.wire(m, total, f"{name}_total")
+        code = intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
+        # The clear is the flip-flops' synchronous reset: no logic in the loop.
+        with m.If(tag.last):
+            m.d.sync += acc.eq(0)
+        with m.Elif(tag.valid):
+            m.d.sync += acc.eq(code)
+        return tag.valid & tag.last, code
 
     def _new_multiplier(self, kind):
+        if kind == "packed":
+            return dsp.Multiplier(self._a_shape, signed(self._field + self.b_fmt.bits + 1),
+                                  target=self.target, pipeline=3, fabric_register=True)
         if kind == "dsp":
             return dsp.Multiplier(self._a_shape, self._b_shape, target=self.target,
                                   pipeline=3, fabric_register=True)
@@ -219,7 +273,7 @@ class MACArray(wiring.Component):
     # then the column's de-skew, the FIFO's write and its buffered read.
     @property
     def latency(self):
-        return self._mul_latency + self.cols + 4
+        return self._mul_latency + self._sites + 4
 
     @property
     def ops_per_cycle(self):
@@ -227,8 +281,26 @@ class MACArray(wiring.Component):
 
     @property
     def min_tile_cycles(self):
-        """Fewest cycles between two tiles' last beats (see the class docstring)."""
-        return 2 * self.rows - 1
+        """Fewest cycles between two tiles' last beats at full rate (`o` ready): at least
+        2 rows - 1 (see the class docstring), and enough for the credits: a tile's rows
+        hold theirs from its last beat until they leave (row r, latency + 2r cycles
+        later), and a last beat waits for `rows` free ones."""
+        rows, latency, free = self.rows, self.latency, self.fifo_rows
+        period = 2 * rows - 1
+        while True:
+            # Steady state at this period: tile n's last beat at cycle n * period.
+            tiles = 2 * free // rows + 4
+            ok = True
+            for n in range(tiles):
+                t = n * period
+                held = sum(1 for m in range(n) for r in range(rows)
+                           if m * period + latency + 2 * r + 1 > t)
+                if free - held < rows:
+                    ok = False
+                    break
+            if ok:
+                return period
+            period += 1
 
     def cycles_per_tile(self, k):
         """Input cycles of a tile of `k` beats at full rate."""
@@ -248,11 +320,9 @@ class MACArray(wiring.Component):
 
     @property
     def fifo_rows(self):
-        """Depth of the output FIFO, in rows: enough for every tile in flight at full rate
-        (a tile holds its rows' credits from its last beat until they leave, latency +
-        2 (rows - 1) cycles), so that back-pressure never throttles a ready consumer."""
-        in_flight = -(-(self.latency + 2 * self.rows) // self.min_tile_cycles) + 1
-        return self.rows * in_flight
+        """Rows the output holds: a FIFO of 16 (LUT RAM's depth) per 16 rows of the array,
+        and the output register."""
+        return 16 * -(-self.rows // 16) + 1
 
     @property
     def golden(self):
@@ -309,8 +379,15 @@ class MACArray(wiring.Component):
                 value = reg
             return value
 
+        # PE columns ("sites"): one per B column, or one per pair of them (packed).
+        lanes = 2 if self.multiplier == "packed" else 1
+        sites = cols // lanes
         a_edge = [delayed(a_in[r], r, f"a_skew{r}") for r in range(rows)]
-        b_edge = [delayed(b_in[c], c, f"b_skew{c}") for c in range(cols)]
+        b_sources = [b_in[c] for c in range(cols)]
+        if lanes == 2:
+            b_sources = [self._pack_weights(m, b_in[2 * j], b_in[2 * j + 1], f"b_packed{j}")
+                         for j in range(sites)]
+        b_edge = [delayed(b_sources[j], j, f"b_skew{j}") for j in range(sites)]
         # Every row's tags are the same bits, a cycle apart per PE; as plain registers
         # synthesis would merge those of each anti-diagonal into one and fan it out across
         # the array. So a tag travels XORed with the low bits of its own beat's A value
@@ -323,37 +400,27 @@ class MACArray(wiring.Component):
         # --- Processing elements ----------------------------------------------------------
         acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed, overflow=self.overflow)
         acc_shape = (signed if self.signed else unsigned)(bits)
-        results = [[None] * cols for _ in range(rows)]       # (capture, sum) per PE
+        results = [[None] * cols for _ in range(rows)]       # (capture, sum) per output
         a_from, tag_from = list(a_edge), list(tag_edge)       # per row, from the left
-        b_from = list(b_edge)                                 # per column, from above
+        b_from = list(b_edge)                                 # per site, from above
         for r in range(rows):
-            for c in range(cols):
-                name = f"pe{r}_{c}"
+            for j in range(sites):
+                name = f"pe{r}_{j}"
                 a_reg = Signal(self._a_shape, name=f"{name}_a", reset_less=True)
-                b_reg = Signal(self._b_shape, name=f"{name}_b", reset_less=True)
+                b_reg = Signal.like(b_from[j], name=f"{name}_b", reset_less=True)
                 tag_code = Signal(2, name=f"{name}_tag_code", reset_less=True)
-                m.d.sync += [a_reg.eq(a_from[r]), b_reg.eq(b_from[c]),
+                m.d.sync += [a_reg.eq(a_from[r]), b_reg.eq(b_from[j]),
                              tag_code.eq(tag_from[r])]
-                a_from[r], b_from[c], tag_from[r] = a_reg, b_reg, tag_code
+                a_from[r], b_from[j], tag_from[r] = a_reg, b_reg, tag_code
                 tag = Signal(tag_layout, name=f"{name}_tag_now")
                 m.d.comb += tag.eq(tag_code ^ a_reg.as_unsigned()[:2])
                 # ... delayed here to meet its product.
                 tag = delayed(tag, self._mul_latency, f"{name}_tag")
-                addend, carry = self._product(m, a_reg, b_reg, name, self._pe_kind(r, c))
-                acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
-                if carry is None:
-                    total = acc + addend
-                else:       # (ternary PEs, both operands signed): 2x + c plus 2y + c
-                    total = (Cat(carry, acc).as_signed()
-                             + Cat(carry, addend).as_signed())[1:].as_signed()
-                total = intcore.wire(m, total, f"{name}_total")
-                code = intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
-                # The clear is the flip-flops' synchronous reset: no logic in the loop.
-                with m.If(tag.last):
-                    m.d.sync += acc.eq(0)
-                with m.Elif(tag.valid):
-                    m.d.sync += acc.eq(code)
-                results[r][c] = (tag.valid & tag.last, code)
+                products = self._product(m, a_reg, b_reg, name, self._pe_kind(r, j))
+                for lane, (addend, carry) in enumerate(products):
+                    c = j * lanes + lane
+                    results[r][c] = self._accumulate(m, tag, addend, carry, acc_fmt,
+                                                     acc_shape, f"{name}_{lane}")
 
         # --- Drain: result registers shift up each column -------------------------------------
         tops = []
@@ -366,14 +433,24 @@ class MACArray(wiring.Component):
                 m.d.sync += [value.eq(Mux(capture, code, above_value)),
                              valid.eq(capture | above_valid)]
                 above_value, above_valid = value, valid
-            # De-skew: column c leaves the top c cycles after column 0.
-            tops.append((delayed(above_value, cols - 1 - c, f"top{c}"),
-                         delayed(above_valid, cols - 1 - c, f"top{c}_valid")))
+            # De-skew: site j leaves the top j cycles after site 0.
+            skew = sites - 1 - c // lanes
+            tops.append((delayed(above_value, skew, f"top{c}"),
+                         delayed(above_valid, skew, f"top{c}_valid")))
 
-        m.submodules.results = out_fifo = fifo.SyncFIFOBuffered(width=bits * cols,
-                                                               depth=self.fifo_rows)
+        # The output FIFO: asynchronous-read memory (LUT RAM: a block RAM's read is too
+        # slow here without its output register, which yosys does not use), then a
+        # register on `o`.
+        m.submodules.results = out_fifo = fifo.SyncFIFO(width=bits * cols,
+                                                       depth=self.fifo_rows - 1)
+        out_valid = Signal(name="out_valid")
+        out_data = Signal(bits * cols, name="out_data", reset_less=True)
+        take = intcore.wire(m, out_fifo.r_rdy & (~out_valid | self.o.ready), "out_take")
+        with m.If(take):
+            m.d.sync += [out_data.eq(out_fifo.r_data), out_valid.eq(1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += out_valid.eq(0)
         m.d.comb += [out_fifo.w_data.eq(Cat(value for value, _ in tops)),
-                     out_fifo.w_en.eq(tops[0][1] & ~flushing),
-                     self.o.payload.eq(out_fifo.r_data), self.o.valid.eq(out_fifo.r_rdy),
-                     out_fifo.r_en.eq(self.o.ready)]
+                     out_fifo.w_en.eq(tops[0][1] & ~flushing), out_fifo.r_en.eq(take),
+                     self.o.payload.eq(out_data), self.o.valid.eq(out_valid)]
         return m

@@ -37,7 +37,7 @@ def _random(fmt, shape, rng):
 
 def _models(params):
     """The simulation models a DSP or hybrid array needs."""
-    if params.get("multiplier") in ("dsp", "hybrid"):
+    if params.get("multiplier") in ("dsp", "hybrid", "packed"):
         return model_sources({params.get("target", "ecp5")})
     return []
 
@@ -57,6 +57,10 @@ LAYERS = [
     ({"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int8", "multiplier": "dsp",
       "target": "ice40"}, (11, 60, 5)),
     ({"rows": 3, "cols": 4, "multiplier": "hybrid", "dsp_blocks": 5}, (37, 100, 29)),
+    ({"rows": 4, "cols": 4, "b_fmt": "int4", "multiplier": "packed"}, (64, 256, 64)),
+    ({"rows": 3, "cols": 6, "b_fmt": "int4", "multiplier": "packed"}, (37, 100, 29)),
+    ({"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4", "multiplier": "packed",
+      "overflow": "saturate", "acc_bits": 16}, (5, 300, 6)),
     ({"rows": 4, "cols": 4, "b_fmt": "int2", "multiplier": "ternary"}, (64, 256, 64)),
     ({"rows": 3, "cols": 2, "b_fmt": "int2", "multiplier": "ternary", "acc_bits": 12,
       "overflow": "saturate"}, (7, 200, 5)),
@@ -79,14 +83,21 @@ def test_layer(params, shape):
 PAIRS = [{"rows": 2, "cols": 2}, {"rows": 3, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4"},
          {"rows": 2, "cols": 3, "b_fmt": "int2", "multiplier": "ternary"},
          {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int2", "multiplier": "ternary"},
-         {"rows": 2, "cols": 2, "multiplier": "dsp", "target": "ecp5"}]
+         {"rows": 2, "cols": 2, "multiplier": "dsp", "target": "ecp5"},
+         {"rows": 2, "cols": 4, "b_fmt": "int4", "multiplier": "packed"},
+         {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4", "multiplier": "packed"}]
 
 
 @pytest.mark.parametrize("params", PAIRS, ids=map(_label, PAIRS))
 def test_every_operand_pair(params):
+    """A: every code, as a column; B: every code, as a row (packed PEs: every pair of
+    weights of two neighbouring columns), so C holds every product."""
     unit = _unit(params)
     a = np.arange(1 << unit.a_fmt.bits, dtype=np.uint64)[:, None]      # (codes, 1)
-    b = np.arange(1 << unit.b_fmt.bits, dtype=np.uint64)[None, :]      # (1, codes)
+    codes = np.arange(1 << unit.b_fmt.bits, dtype=np.uint64)
+    if unit.multiplier == "packed":
+        codes = np.stack(np.meshgrid(codes, codes, indexing="ij"), axis=-1).reshape(-1)
+    b = codes[None, :]                                                  # (1, codes)
     gemmbench.run_layer(unit, a, b, seed=harness.bench_seed(), label=_label(params),
                         extra_sources=_models(params))
 

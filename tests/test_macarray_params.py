@@ -17,17 +17,27 @@ from tb import gemmbench
     ({"acc_bits": 15}, ValueError, r"acc_bits must be in 16\.\.64 for int8 x int8, not 15"),
     ({"k_max": 0}, ValueError, r"k_max must be in 1\.\.1048576, not 0"),
     ({"overflow": "clip"}, ValueError, r"overflow must be one of 'wrap', 'saturate'"),
-    ({"multiplier": "packed"}, ValueError,
-     r"multiplier must be one of 'lut', 'dsp', 'hybrid', 'ternary', not 'packed'"),
+    ({"multiplier": "quad"}, ValueError,
+     r"multiplier must be one of 'lut', 'dsp', 'hybrid', 'packed', 'ternary', not 'quad'"),
     ({"multiplier": "ternary", "b_fmt": formats.IntFormat(4, True)}, ValueError,
      r"multiplier='ternary' takes b_fmt=int2 \(weights -1, 0, \+1\), not int4"),
     ({"rows": 20, "cols": 20, "multiplier": "dsp"}, ValueError,
-     r"rows x cols = 20 x 20 = 400 PEs need as many MULT18X18D blocks, more than the "
+     r"rows x cols = 20 x 20 = 400 outputs need 400 MULT18X18D blocks, more than the "
      r"LFE5U-85F's 156; use multiplier='hybrid' or 'lut', or fewer PEs"),
     ({"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ice40"}, ValueError,
-     r"9 PEs need as many SB_MAC16 blocks, more than the iCE40UP5K's 8"),
+     r"9 outputs need 9 SB_MAC16 blocks, more than the iCE40UP5K's 8"),
     ({"rows": 2, "cols": 2, "multiplier": "dsp", "dsp_blocks": 3}, ValueError,
-     r"4 PEs need as many MULT18X18D blocks, more than dsp_blocks = 3"),
+     r"4 outputs need 4 MULT18X18D blocks, more than dsp_blocks = 3"),
+    ({"rows": 14, "cols": 24, "b_fmt": formats.IntFormat(4, True), "multiplier": "packed"},
+     ValueError, r"14 x 24 = 336 outputs need 168 MULT18X18D blocks, more than the "
+                 r"LFE5U-85F's 156"),
+    ({"cols": 3, "b_fmt": formats.IntFormat(4, True), "multiplier": "packed"}, ValueError,
+     r"multiplier='packed' takes an even number of cols and signed weights of 2\.\.4 bits"),
+    ({"b_fmt": formats.IntFormat(8, True), "multiplier": "packed"}, ValueError,
+     r"signed weights of 2\.\.4 bits \(b_fmt\), not cols=4, b_fmt=int8"),
+    ({"a_fmt": formats.IntFormat(12, True), "b_fmt": formats.IntFormat(4, True),
+      "multiplier": "packed"}, ValueError,
+     r"int12 activations leave no room for two int4 weights in one MULT18X18D operand"),
     ({"multiplier": "hybrid", "dsp_blocks": 200}, ValueError,
      r"dsp_blocks must be in 0\.\.156 \(LFE5U-85F\), not 200"),
     ({"a_fmt": formats.IntFormat(18, False), "b_fmt": formats.IntFormat(8, True),
@@ -44,14 +54,18 @@ def test_defaults_and_derived_attributes():
     assert macarray.default_acc_bits(formats.IntFormat(4, True), formats.IntFormat(8, True),
                                      100) == 4 + 8 + 7
     assert unit.ops_per_cycle == 144 and unit.ops_per_item == 144
-    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 23
-    assert unit.stream_group == (23, 12)
+    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 33
+    assert unit.stream_group == (33, 12)        # (the 17 output rows limit it, not 2r - 1)
     function, kwargs = unit.golden
     assert function is mac.gemm and kwargs["acc_bits"] == 24 and kwargs["overflow"] == "wrap"
     assert gemmbench.exact_k(unit) == 256
     assert unit.dsp_pes == 144 and unit.notes == []
     hybrid = verilog.build_unit("macarray", {"rows": 16, "cols": 16, "multiplier": "hybrid"})
     assert hybrid.dsp_pes == 156 and hybrid.latency == unit.latency + 4
+    packed = verilog.build_unit("macarray", {"rows": 13, "cols": 24, "b_fmt": "int4",
+                                             "multiplier": "packed"})
+    assert packed.dsp_pes == 156 and packed.ops_per_cycle == 312      # W4A8 on one 85F
+    assert packed.latency == 4 + 12 + 4
     assert hybrid.notes == ["hybrid: 156 PEs on MULT18X18D (rows 0.. in order), 100 PEs "
                             "with LUT multipliers"]
 
