@@ -10,7 +10,7 @@ UNIT    ?= fpmul
 PARAMS  ?= fmt=bf16
 
 .DEFAULT_GOAL := all
-.PHONY: all help setup main verilog smoke lint test bench synth report sweep studies lmul-report clean distclean
+.PHONY: all help setup main verilog smoke lint test bench synth report sweep studies studies-readme lmul-report clean distclean
 
 all: setup main ## set up .venv, then run the main job
 
@@ -57,9 +57,17 @@ report: setup ## synthesize a design set (cached) and write build/report/: make 
 sweep: setup ## run a design set's synthesis jobs in parallel: make sweep DESIGNS=...
 	$(PY) scripts/sweep.py $(DESIGNS) $(if $(JOBS),--jobs $(JOBS))
 
-studies: setup ## accuracy studies (L-Mul error, digits MLP) into README.md and build/studies/
+STUDY_REPORT = $(PY) scripts/report.py --designs designs/lmul.toml --out build/report-lmul --no-run --quiet
+
+studies: setup ## accuracy studies (L-Mul error, digits MLP) into build/studies/ and build/report-lmul/ (README untouched)
+	$(PY) scripts/lmul_error.py
+	$(PY) scripts/mlp_digits.py
+	$(STUDY_REPORT)
+
+studies-readme: setup ## the accuracy studies, also written into README.md
 	$(PY) scripts/lmul_error.py --readme
 	$(PY) scripts/mlp_digits.py --readme
+	$(STUDY_REPORT)
 
 lmul-report: setup ## L-Mul against exact multipliers (designs/lmul.toml): build/report-lmul/, README
 	$(PY) scripts/report.py --designs designs/lmul.toml --out build/report-lmul --readme lmul_area $(if $(JOBS),--jobs $(JOBS))

@@ -271,11 +271,13 @@ def load(path):
 
 
 def unit_instances(design_set):
-    """The distinct ``(unit, params)`` pairs of `design_set`, in file order."""
+    """The distinct ``(unit, params)`` pairs of `design_set`, in file order (two spellings
+    of one parameter set, defaults written out or not, are one: `verilog.params_key`)."""
+    from hdl import verilog
     seen, out = set(), []
     for design in design_set.designs:
         for params in design.instances:
-            marker = (design.unit, tuple(sorted((k, repr(v)) for k, v in params.items())))
+            marker = verilog.params_key(design.unit, params)
             if marker not in seen:
                 seen.add(marker)
                 out.append((design.unit, dict(params)))

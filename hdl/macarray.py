@@ -122,6 +122,8 @@ class MACArray(wiring.Component):
     def __init__(self, *, rows=4, cols=4, a_fmt=formats.IntFormat(8, True), b_fmt=None,
                  k_max=256, acc_bits=None, overflow="wrap", multiplier="lut",
                  target="ecp5", dsp_blocks=None):
+        # A constructor that raises leaves nothing to elaborate: no "never used" warning.
+        self._MustUse__silence = True
         self.rows = checks.integer("rows", rows, lo=1, hi=64)
         self.cols = checks.integer("cols", cols, lo=1, hi=64)
         b_fmt = a_fmt if b_fmt is None else b_fmt
@@ -190,6 +192,7 @@ class MACArray(wiring.Component):
         super().__init__({"i": In(stream.Signature(beat)),
                           "o": Out(stream.Signature(data.ArrayLayout(self.acc_bits,
                                                                      self.cols)))})
+        self._MustUse__silence = False
 
     @property
     def notes(self):

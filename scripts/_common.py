@@ -1,13 +1,28 @@
 """Shared set-up for the scripts: repository root on sys.path, design-set loading, README
 sections."""
 
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def _interrupted_early(signum, frame):
+    # Ctrl-C / SIGTERM while a script is still importing (before `run_script` takes
+    # over): nothing has started, so leave at once, quietly.
+    sys.stderr.write("interrupted; run again to resume\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+if Path(sys.argv[0] or ".").resolve().parent == ROOT / "scripts":     # run as a script
+    for _signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signal, _interrupted_early)
 
 
 def design_units(path):
@@ -55,3 +70,39 @@ def parse_params(text):
             value = value.lower() == "true"
         params[name] = value
     return params
+
+
+def same_destination(first, second):
+    """True when streams `first` and `second` write to the same file or terminal (then a
+    line shown on one need not be repeated on the other)."""
+    try:
+        a, b = os.fstat(first.fileno()), os.fstat(second.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def run_script(main, argv=None):
+    """Run a script's ``main(argv)`` and return its exit status, with the shared handling
+    of interrupts and file-system failures (no traceback for either; a signal that comes
+    while the script is still importing ends it with the same exit status):
+
+    - SIGINT / SIGTERM (`fpga.sweep.Interrupted`): one line, ``interrupted: N of M done;
+      run again to resume``, exit status 130 / 143; a sweep in progress stops its runs and
+      their tools first (`fpga.sweep.run_jobs`);
+    - a file that cannot be written (`fpga.cache.WriteError`): ``error: cannot write PATH
+      (WHAT): REASON``, exit status 2.
+
+    Use ``sys.exit(_common.run_script(main))``; inside `main`, wrap writes in
+    ``fpga.cache.writing(path, "what is written")`` so that the message says what it was.
+    """
+    from fpga import cache, sweep
+    with sweep.handle_signals():
+        try:
+            return main(argv)
+        except sweep.Interrupted as exc:
+            print(exc, file=sys.stderr)
+            return exc.exit_code
+        except cache.WriteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2

@@ -55,8 +55,10 @@ paired bootstrap of the vectors for medians. "agrees" or "disagrees" only if the
 interval is on one side of the threshold, otherwise "inconclusive".
 
 Output: Markdown tables on stdout (progress on stderr); the study JSON for the FPGA report
-(``fpga.studies.write_study``, build/studies/lmul_error.json), always; with --readme the same
-Markdown into README.md between the ``lmul_error`` markers.
+(``fpga.studies.write_study``, build/studies/lmul_error.json), always, with the chart data
+the report draws against area (median dot-product error, K = 1024, of the methods that the
+``lmul`` and ``fpmul`` units compute); README.md only with --readme (between the
+``lmul_error`` markers).
 """
 
 import argparse
@@ -501,7 +503,7 @@ def _paragraphs(single, dots, verdicts, *, samples, vectors, seed, ks):
     p.append(f"`scripts/lmul_error.py` (seed {seed}, {samples:,} pairs per distribution, "
              f"{vectors} vectors per K) measures L-Mul (Luo & Sun, 2024) with every number "
              f"from golden/. Each method rounds the real (float64) inputs into its own format "
-             f"(RNE) and multiplies: L-Mul with m mantissa bits works on e8m<m> operands "
+             f"(RNE) and multiplies: L-Mul with m mantissa bits works on `e8m<m>` operands "
              f"(8 exponent bits, so that only the mantissa width matters), its value exact in "
              f"FP32 (`golden.lmul.lmul(..., out_fmt=FP32)`, offset 2^-l(m)); \"fp8 exact\" is "
              f"`golden.ops.mul`, the exact product of the fp8 inputs rounded once to the same "
@@ -546,7 +548,7 @@ def _paragraphs(single, dots, verdicts, *, samples, vectors, seed, ks):
              f"subnormal products keep few significant bits, and one rounded to 0 is 100% off), "
              f"against {_g(gn[fp8_label('fp8_e4m3')]['mean_real'])} in the normal range "
              f"({_pct(single['normal_share'])} of the pairs). L-Mul on "
-             f"e8m<m> never underflows here (8 exponent bits; L-Mul m=4 over all pairs: "
+             f"`e8m<m>` never underflows here (8 exponent bits; L-Mul m=4 over all pairs: "
              f"{_g(gl4['mean_real'])}), so the all-pairs comparison favours it by range, not "
              f"by arithmetic; the normal-range rows compare the arithmetic alone.")
     kk = ks[-1]
@@ -571,6 +573,29 @@ def _paragraphs(single, dots, verdicts, *, samples, vectors, seed, ks):
              "(the fp8 rows of the dot table are L-Mul on the fp8 formats themselves). "
              "Accuracy on a real layer: `scripts/mlp_digits.py`.")
     return p
+
+
+#: the hardware that computes each dot-product method of the study (fpga.report select)
+_HARDWARE = {"lmul": {"unit": "lmul", "params": {"out_fmt": None, "special_values": True}},
+             "exact": {"unit": "fpmul", "params": {"out_fmt": None}}}
+
+
+def charts(dots, ks=KS):
+    """The study's chart for the FPGA report: the median relative error of FP32-accumulated
+    dot products (vs the real dot, largest K) of every method that a unit computes
+    (L-Mul: `lmul`; exact: `fpmul`), to draw against those units' area."""
+    k = ks[-1]
+    points = []
+    for label, fmt, mul in dot_methods():
+        if label not in ("fp8_e4m3", "fp8_e5m2", "bf16"):
+            continue                  # e8m4, e8m3: no unit of that format in the design sets
+        select = {"unit": _HARDWARE[mul]["unit"],
+                  "params": {"fmt": label, **_HARDWARE[mul]["params"]}}
+        points.append({"label": f"{label} {'L-Mul' if mul == 'lmul' else 'exact'}",
+                       "select": select, "value": dots[(label, mul, k)]["real"]["median"]})
+    return [{"title": f"dot products, K = {k}, FP32 accumulation",
+             "metric": "median relative error vs real dot", "log": True, "better": "lower",
+             "points": points}]
 
 
 def render(paragraphs, tables, level=3):
@@ -627,7 +652,8 @@ def main(argv=None, *, readme=None, studies_dir=None):
     paragraphs, tables = build_study(single, dots, samples=args.samples,
                                      vectors=args.vectors, seed=args.seed)
     kwargs = {} if studies_dir is None else {"studies_dir": studies_dir}
-    path = studies.write_study(NAME, TITLE, paragraphs, tables, **kwargs)
+    path = studies.write_study(NAME, TITLE, paragraphs, tables, about=("lmul",),
+                               charts=charts(dots), **kwargs)
     text = render(paragraphs, tables)
     print(text)
     log(f"wrote {path}; {time.monotonic() - start:.1f} s in all")

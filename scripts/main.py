@@ -2,6 +2,9 @@
 design set's FPGA targets, and the area/timing report.
 
     .venv/bin/python scripts/main.py [--designs designs/default.toml] [--smoke-only]
+
+Ctrl-C / SIGTERM stop it with one line (exit 130 / 143; finished FPGA runs stay cached);
+a path that cannot be written is one ``error: cannot write ...`` line (exit 2).
 """
 
 import argparse
@@ -11,6 +14,7 @@ import time
 import _common
 import generate
 import report
+from fpga import cache as cache_mod
 from tb import harness, smoke
 
 
@@ -28,11 +32,13 @@ def main(argv=None):
     steps = 1 if args.smoke_only else 4
     if not args.smoke_only:
         print(f"[1/{steps}] Verilog of {len(instances)} units from {args.designs}", flush=True)
-        generate.generate(args.designs)
+        with cache_mod.writing("build/verilog", "the units' Verilog"):
+            generate.generate(args.designs)
     print(f"[{1 if args.smoke_only else 2}/{steps}] smoke simulations "
           f"({len(instances)} units)", flush=True)
     try:
-        smoke.smoke(instances, log=lambda line: print(line, flush=True))
+        with cache_mod.writing("build/sim", "the smoke simulations"):
+            smoke.smoke(instances, log=lambda line: print(line, flush=True))
     except harness.SimulatorMissing as exc:
         sys.exit(f"error: {exc}")
     except harness.BenchFailure as exc:
@@ -40,10 +46,11 @@ def main(argv=None):
     if not args.smoke_only:
         print(f"[3/{steps}] synthesis and place-and-route, then [4/{steps}] the report",
               flush=True)
-        report.main(["--designs", args.designs])
+        with cache_mod.writing("build/report", "the report"):
+            report.main(["--designs", args.designs])
     print(f"main job done in {time.monotonic() - start:.0f} s: Verilog in build/verilog/, "
           "simulations in build/sim/, FPGA results in build/fpga/, report in build/report/")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_common.run_script(main))

@@ -9,8 +9,9 @@ FP32, agreement of the predicted class with FP32, the logit error against the FP
 (mean and max absolute) and the relative RMS error against the float64 logits.
 
 Always writes the study for the FPGA report (build/studies/mlp_digits.json, appended by
-scripts/report.py); with --readme also the same Markdown into README.md between the
-`mlp_digits` markers. Progress goes to stderr.
+scripts/report.py to reports of design sets with L-Mul units, with a chart of test accuracy
+against the LUTs of the `lmul` and `fpmul` units of each format); README.md only with
+--readme (the same Markdown between the `mlp_digits` markers). Progress goes to stderr.
 
     .venv/bin/python scripts/mlp_digits.py [--readme]
 """
@@ -154,6 +155,26 @@ def study(model, rows):
     return {"name": NAME, "title": TITLE, "paragraphs": paragraphs, "tables": [table]}
 
 
+def charts(rows):
+    """The study's chart for the FPGA report: test accuracy per products mode, to draw
+    against the area of the unit that forms those products (L-Mul: `lmul`; exact:
+    `fpmul`; float64 has no unit)."""
+    points = []
+    for row in rows:
+        if row["mode"] == "float64":
+            continue
+        fmt, mul = mlp.product_mode(row["mode"])
+        if mul == "lmul":
+            select = {"unit": "lmul", "params": {"fmt": str(fmt), "out_fmt": None,
+                                                 "special_values": True}}
+        else:
+            select = {"unit": "fpmul", "params": {"fmt": str(fmt), "out_fmt": None}}
+        points.append({"label": _LABELS[row["mode"]], "select": select,
+                       "value": 100 * row["accuracy"]})
+    return [{"title": "digits MLP, test split", "metric": "test accuracy (%)", "log": False,
+             "better": "higher", "points": points}]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true",
@@ -167,7 +188,7 @@ def main(argv=None):
     rows = evaluate(model)
     content = study(model, rows)
     path = studies.write_study(content["name"], content["title"], content["paragraphs"],
-                              content["tables"])
+                              content["tables"], about=("lmul",), charts=charts(rows))
     text = studies.study_markdown(content, level=3)
     print(text)
     log(f"wrote {path} in {time.monotonic() - start:.0f} s ("

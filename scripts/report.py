@@ -5,9 +5,12 @@
                                        [--no-run] [--force] [--cache build/fpga]
                                        [--readme SECTION]
 
-Studies that scripts wrote into build/studies/ (scripts/lmul_error.py, scripts/mlp_digits.py)
-are appended. Writes build/report/report.md, build/report/index.html (static, opens from disk), one PNG
-plot per unit family and build/report/results.json, then prints where the report is.
+Studies that scripts wrote into build/studies/ (scripts/lmul_error.py, scripts/mlp_digits.py;
+`make studies`) are appended when the design set has a unit they are about (L-Mul), each
+with a chart of its accuracy or error against the LUTs of the units that compute it.
+Writes build/report/report.md, build/report/index.html (static, opens from disk), PNG
+plots (one per unit family, one per comparison, one per accuracy chart) and
+build/report/results.json, then prints where the report is.
 ``--no-run`` reports only results already in the cache (missing runs are listed).
 The main job calls ``main(["--designs", PATH])``.
 """
@@ -69,27 +72,33 @@ def main(argv=None):
                                            scheduler=args.scheduler)
     except (TypeError, ValueError, RuntimeError) as exc:
         sys.exit(f"error: {exc}")
+    cache_mod.check_writable(args.out, "the report")       # before any tool runs
     cache = cache_mod.Cache(args.cache)
     notes = []
     if args.no_run:
         entries, missing = cached_results(design_jobs, cache)
         if missing:
-            notes.append(f"{len(missing)} runs not in the cache (not run): {'; '.join(missing)}")
+            notes.append(f'<details markdown="1">\n<summary>{len(missing)} runs not in the '
+                         f"cache (not run: --no-run)</summary>\n\n"
+                         + "\n".join(f"- {report.md_text(m)}" for m in missing)
+                         + "\n\n</details>")
     else:
         try:
             results = sweep.run_jobs([job for _, job in design_jobs], cache=cache,
                                      executor=executor, force=args.force,
                                      show_progress=not args.quiet)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RuntimeError) as exc:
             sys.exit(f"error: {exc}")
         entries = [(family, result) for (family, _), result in zip(design_jobs, results)]
         counts, _ = sweep.summary(results)
         notes.append("Run status: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                      + f"; report made in {time.monotonic() - start:.0f} s.")
-    paths = report.write_report(entries, args.out, compares=design_set.compares,
-                                title=f"nnrtl FPGA report: {design_set.title}",
-                                source=args.designs, notes=notes,
-                                studies=studies.load_studies())
+    with cache_mod.writing(args.out, "the report"):
+        paths = report.write_report(entries, args.out, compares=design_set.compares,
+                                    title=f"nnrtl FPGA report: {design_set.title}",
+                                    source=args.designs, notes=notes,
+                                    studies=studies.load_studies(),
+                                    units=[design.unit for design in design_set.designs])
     if args.readme:
         _common.write_readme_section(
             args.readme, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}); full report: "
@@ -102,4 +111,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_common.run_script(lambda argv: main(argv) and 0))

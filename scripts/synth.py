@@ -8,7 +8,8 @@
 integers, floats or true/false where they look like one, as strings otherwise (format names).
 With several seeds the row shows the median and the best Fmax. Exit status: 0 when the run
 succeeded, 1 when it failed (the message names the tool, the unit and the log), 2 for bad
-input.
+input or an unwritable cache / Verilog directory (one line), 130 / 143 when interrupted
+by SIGINT / SIGTERM.
 """
 
 import argparse
@@ -85,4 +86,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_common.run_script(main))

@@ -24,7 +24,7 @@ def test_end_to_end_tiny_unit(tmp_path):
     result = flow.run(job, cache=store)
     assert result["status"] == "ok", result["message"]
     assert result["cached"] is False
-    assert result["params_key"] == "fpmul(fmt=fp4_e2m1, stages=0)"
+    assert result["params_key"] == "fpmul(fmt=fp4_e2m1)"      # the default stages=0 left out
     assert (result["device"], result["package"], result["speed"]) == ("LFE5U-25F", "CABGA381", 6)
     assert result["context"] == "out-of-context" and result["variant"] == "nodsp"
     assert result["dsp"] == 0 and result["lut4"] > 0 and result["lut4_equiv"] >= result["lut4"]
