@@ -30,7 +30,6 @@ registers), ``wrapper_ff``, ``carry``, ``dsp``, ``bram``, ``lutram``, ``spram``,
 import dataclasses
 import datetime
 import math
-import operator
 import os
 import re
 import signal
@@ -99,14 +98,8 @@ def check_job(job):
         raise TypeError(f"job must be a fpga.flow.Job, not {job!r}")
     tgt = targets.target(job.target)
     targets.check_variant(job.variant, tgt)
-    if isinstance(job.seed, bool):
-        raise TypeError(f"seed must be an integer, not {job.seed!r}")
-    try:
-        seed = operator.index(job.seed)
-    except TypeError:
-        raise TypeError(f"seed must be an integer, not {job.seed!r}") from None
-    if not 0 <= seed < 2 ** 31:
-        raise ValueError(f"seed must be in 0..2**31-1, not {seed}")
+    from golden import checks     # (as hdl, imported where used)
+    seed = checks.integer("seed", job.seed, lo=0, hi=2 ** 31 - 1)
     freq = None if job.freq_mhz is None else _positive_number("freq_mhz", job.freq_mhz)
     timeout = _positive_number("timeout_s", job.timeout_s)
     if not isinstance(job.params, dict):

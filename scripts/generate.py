@@ -57,7 +57,7 @@ def generate_one(name, params, out_dir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--designs", default="designs/default.toml", help="design-set TOML")
     parser.add_argument("--unit", help="one unit (hdl.UNITS) instead of a design set")
     parser.add_argument("--params", default="", help="with --unit: e.g. 'fmt=bf16,stages=2'")

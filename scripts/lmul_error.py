@@ -63,7 +63,6 @@ the report draws against area (median dot-product error, K = 1024, of the method
 
 import argparse
 import math
-import operator
 import sys
 import time
 
@@ -72,7 +71,7 @@ import numpy as np
 import _common
 from fpga import studies
 from golden import dot as dot_mod
-from golden import formats, lmul, ops
+from golden import checks, formats, lmul, ops
 
 NAME = "lmul_error"
 TITLE = "L-Mul error study"
@@ -127,12 +126,7 @@ def dot_methods():
 def check_count(name, value, minimum):
     """`value` as an int >= minimum: TypeError for a non-integer, ValueError (naming `name`)
     for one out of range."""
-    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    value = operator.index(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, not {value}")
-    return value
+    return checks.integer(name, value, lo=minimum)
 
 
 # --- exact references -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from tb import harness, smoke
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--designs", default="designs/default.toml", help="design-set TOML")
     parser.add_argument("--smoke-only", action="store_true",
                         help="only the smoke simulations (no Verilog listing, no synthesis)")

@@ -176,7 +176,7 @@ def charts(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--readme", action="store_true",
                         help="write the study into README.md between the mlp_digits markers")
     args = parser.parse_args(argv)

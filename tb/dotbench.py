@@ -93,6 +93,19 @@ def golden_results(unit, a, b, lengths):
     return out
 
 
+def pack_beats(unit, a, b, lengths):
+    """The dot unit's input payloads: beats of `a`, `b` (code arrays (beats, lanes)) with
+    ``last`` on the final beat of each vector of `lengths` beats."""
+    from tb.stream import pack
+    last = np.zeros(a.shape[0], dtype=np.uint64)
+    last[np.cumsum(lengths) - 1] = 1
+    bits = unit.fmt.bits
+    shifts = [i * bits for i in range(unit.lanes)]
+    packed_a = [sum(int(c) << s for c, s in zip(row, shifts)) for row in a.tolist()]
+    packed_b = [sum(int(c) << s for c, s in zip(row, shifts)) for row in b.tolist()]
+    return pack(unit.i.payload.shape(), a=packed_a, b=packed_b, last=last)
+
+
 async def stream_vectors(dut, unit, a, b, lengths, rng, *, stall):
     """Reset the dot unit `dut` (cocotb) and stream beats through it with random stalls.
 
@@ -101,15 +114,7 @@ async def stream_vectors(dut, unit, a, b, lengths, rng, *, stall):
     seconds of simulation).
     """
     from tb import stream             # needs cocotb: imported in the simulator only
-    last = np.zeros(a.shape[0], dtype=np.uint64)
-    last[np.cumsum(lengths) - 1] = 1
-    bits = unit.fmt.bits
-    shifts = [i * bits for i in range(unit.lanes)]
-    packed_a = [sum(int(c) << s for c, s in zip(row, shifts)) for row in a.tolist()]
-    packed_b = [sum(int(c) << s for c, s in zip(row, shifts)) for row in b.tolist()]
-    layout = unit.i.payload.shape()
-    driver = stream.StreamDriver(dut, "i", stream.pack(layout, a=packed_a, b=packed_b,
-                                                       last=last), rng, stall=stall)
+    driver = stream.StreamDriver(dut, "i", pack_beats(unit, a, b, lengths), rng, stall=stall)
     monitor = stream.StreamMonitor(dut, "o", len(lengths), rng, stall=stall)
     await stream.reset(dut)
     start = time.perf_counter()

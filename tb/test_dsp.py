@@ -466,7 +466,8 @@ if cocotb is not None:
             a += [x for x in extremes_a for _ in extremes_b]
             b += [y for _ in extremes_a for y in extremes_b]
             sequences.append((a, b))
-        pairs = max(len(a) for a, _ in sequences) + count
+        # Every multiplier gets `count` pairs at least: the narrow ones every pair first.
+        pairs = max(max(len(a) for a, _ in sequences), count)
         for k, (a, b) in enumerate(sequences):
             a += [rng.getrandbits(widths[k][0]) for _ in range(pairs - len(a))]
             b += [rng.getrandbits(widths[k][1]) for _ in range(pairs - len(b))]

@@ -35,7 +35,7 @@ def test_targets():
 
 
 @pytest.mark.parametrize("changes,error,message", [
-    ({"seed": -1}, ValueError, r"seed must be in 0\.\.2\*\*31-1, not -1"),
+    ({"seed": -1}, ValueError, r"seed must be in 0\.\.2147483647, not -1"),
     ({"seed": 1.5}, TypeError, r"seed must be an integer, not 1\.5"),
     ({"seed": True}, TypeError, r"seed must be an integer, not True"),
     ({"freq_mhz": 0}, ValueError, r"freq_mhz must be a positive number, not 0"),

@@ -239,11 +239,11 @@ def test_bad_options_are_rejected(capsys, args, option):
 
 
 def test_functions_check_their_counts():
-    with pytest.raises(ValueError, match="samples must be at least 1, not 0"):
+    with pytest.raises(ValueError, match="samples must be a positive integer, not 0"):
         lmul_error.sample_inputs("gaussian", 0, 1)
     with pytest.raises(TypeError, match="vectors must be an integer"):
         lmul_error.dot_inputs(64, 2.5, 1)
-    with pytest.raises(ValueError, match="seed must be at least 0"):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         lmul_error.dot_inputs(64, 2, -1)
 
 
