@@ -166,8 +166,12 @@ class FPMul(wiring.Component):
 
     def _finish(self, m, pipe, v):
         """Round the "aligned" values `v` into the output code; the "output" cut."""
+        self._output(m, pipe, v, floatcore.round_aligned(m, self.out_fmt, v["sign"], v, "r"))
+
+    def _output(self, m, pipe, v, rounded):
+        """The code from the `rounded` magnitude and the special cases in `v`; the
+        "output" cut."""
         fmt, out_fmt = self.fmt, self.out_fmt
-        rounded = floatcore.round_aligned(m, out_fmt, v["sign"], v, "r")
         code = floatcore.select_code(
             m, out_fmt, sign=v["sign"], rounded=rounded, name="r",
             nan=v["nan"] if fmt.has_nan or fmt.has_inf else None,
@@ -376,14 +380,9 @@ class FPMul(wiring.Component):
                        **{key: v[key] for key in flags})
 
         # "output": the code.
-        rounded = {"code": Cat(v["code"], v["sign"]), "overflow": v["overflow"],
-                   "underflow_zero": v["underflow_zero"]}
-        code = floatcore.select_code(
-            m, out_fmt, sign=v["sign"], rounded=rounded, name="r",
-            nan=v["nan"] if fmt.has_nan or fmt.has_inf else None,
-            inf=v["inf"] if fmt.has_inf else None, zero=v["zero"])
-        v = pipe.stage("output", code=code)
-        pipe.finish(v["code"])
+        self._output(m, pipe, v, {"code": Cat(v["code"], v["sign"]),
+                                  "overflow": v["overflow"],
+                                  "underflow_zero": v["underflow_zero"]})
 
     @property
     def _thresholds(self):
