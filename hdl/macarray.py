@@ -24,6 +24,9 @@ def default_acc_bits(a_fmt, b_fmt, k_max):
     return a_fmt.bits + b_fmt.bits + (k_max - 1).bit_length()
 
 
+_DSP_TRANSPORT = 1       # fabric registers on each side of a DSP PE's block
+
+
 class MACArray(wiring.Component):
     """Output-stationary systolic array for integer matrix products.
 
@@ -45,14 +48,17 @@ class MACArray(wiring.Component):
     it by the multiplier's latency), so a PE adds only real beats and needs no enable:
     input stalls become bubbles that travel through the array. At its tile's last beat a
     PE hands its sum to its result register and clears its accumulator (the flip-flops'
-    synchronous reset, so the accumulator's loop holds only its adder); result registers shift up one row per cycle in each column (a tile's row r
-    leaves the top 2r cycles after its row 0), are de-skewed across the columns, and wait
-    in an output FIFO (`fifo_rows`, LUT RAM, then a register on `o`). Back-pressure stays at the edges: the input
-    accepts a tile's last beat only when the FIFO has room for that tile's rows (counted
-    with credits) and at least ``2 * rows - 1`` cycles after the previous tile's last beat
-    (so that two tiles' results never meet in a column). Only the edge control has a
-    reset: after it, the edge sends "clear" tags for `flush_cycles` and accepts nothing,
-    and the FIFO takes nothing, so nothing from before the reset survives.
+    synchronous reset, so the accumulator's loop holds only its adder). Result registers
+    shift up one row per cycle in each column (a tile's row r leaves the top 2r cycles
+    after its row 0), are de-skewed across the columns, and wait in output FIFOs: one per
+    column, written from registers, each with its own output register and read control
+    (`fifo_rows` rows, LUT RAM), so no enable fans out across the array or the output.
+    Back-pressure stays at the edges: the input accepts a tile's last beat only when the
+    FIFOs have room for that tile's rows (counted with credits) and at least
+    ``2 * rows - 1`` cycles after the previous tile's last beat (so that two tiles' results
+    never meet in a column). Only the edge control has a reset: after it, the edge sends
+    "clear" tags for `flush_cycles` and accepts nothing, and the FIFOs take nothing, so
+    nothing from before the reset survives.
 
     Parameters
     ----------
@@ -182,7 +188,10 @@ class MACArray(wiring.Component):
                     f"multiplier={self.multiplier!r}: rows x cols = {self.rows} x {self.cols} "
                     f"= {self.rows * self.cols} outputs need {pes} {primitive} blocks, more "
                     f"than {what}; use multiplier='hybrid' or 'lut', or fewer PEs")
-            self._mul_latency = probe.latency
+            # A DSP block can sit far from its PE's fabric (12x12: 3.9 ns of routing from
+            # the block's fabric register to the accumulator), so its operands and its
+            # product each cross with one more register: the placer puts it between.
+            self._mul_latency = probe.latency + 2 * _DSP_TRANSPORT
         else:
             self._mul_latency = 1                    # the product register
         self.dsp_blocks = budget
@@ -224,10 +233,19 @@ class MACArray(wiring.Component):
                          carry.eq(negative)]
             return [(addend, carry)]
         m.submodules[f"{name}_mul"] = mul = self._new_multiplier(kind)
+        latency = mul.latency
+        if kind in ("dsp", "packed"):                 # (the transport registers)
+            for step in range(_DSP_TRANSPORT):
+                a_near = Signal.like(a, name=f"{name}_a_to_dsp{step}", reset_less=True)
+                b_near = Signal.like(b, name=f"{name}_b_to_dsp{step}", reset_less=True)
+                m.d.sync += [a_near.eq(a), b_near.eq(b)]
+                a, b = a_near, b_near
+            latency += _DSP_TRANSPORT
         m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
         product = mul.p
-        # A LUT product: registered, then delayed to the array's latency (hybrid).
-        for level in range(self._mul_latency - mul.latency):
+        # The product's transport register (DSP PEs); a LUT product registered, then
+        # delayed to the array's latency (hybrid).
+        for level in range(self._mul_latency - latency):
             reg = Signal.like(mul.p, name=f"{name}_product{level}", reset_less=True)
             m.d.sync += reg.eq(product)
             product = reg
@@ -276,7 +294,7 @@ class MACArray(wiring.Component):
     # then the column's de-skew, the FIFO's write and its buffered read.
     @property
     def latency(self):
-        return self._mul_latency + self._sites + 4
+        return self._mul_latency + self._sites + 5
 
     @property
     def ops_per_cycle(self):
@@ -338,7 +356,7 @@ class MACArray(wiring.Component):
         """Cycles after reset in which the edge sends "clear" tags and accepts nothing:
         the depth from the edge to the FIFO, so that nothing from before the reset
         survives (the array itself has no reset)."""
-        return 2 * (self.rows + self.cols) + self._mul_latency + 4
+        return 2 * (self.rows + self.cols) + self._mul_latency + 5
 
     def elaborate(self, platform):
         m = Module()
@@ -346,10 +364,11 @@ class MACArray(wiring.Component):
         beat = self.i.payload
 
         # --- Edge control (the only registers with a reset) ---------------------------------
+        # (`flushing` is a register: it gates the FIFOs' write enables.)
         flush = Signal(range(self.flush_cycles + 1), init=self.flush_cycles, name="flush")
-        flushing = intcore.wire(m, flush != 0, "flushing")
+        flushing = Signal(init=1, name="flushing")
         with m.If(flushing):
-            m.d.sync += flush.eq(flush - 1)
+            m.d.sync += [flush.eq(flush - 1), flushing.eq(flush != 1)]
         gap_max = max(self.min_tile_cycles - 1, 0)
         gap = Signal(range(gap_max + 1), init=gap_max, name="tile_gap")
         credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
@@ -441,19 +460,29 @@ class MACArray(wiring.Component):
             tops.append((delayed(above_value, skew, f"top{c}"),
                          delayed(above_valid, skew, f"top{c}_valid")))
 
-        # The output FIFO: asynchronous-read memory (LUT RAM: a block RAM's read is too
-        # slow here without its output register, which yosys does not use), then a
-        # register on `o`.
-        m.submodules.results = out_fifo = fifo.SyncFIFO(width=bits * cols,
-                                                       depth=self.fifo_rows - 1)
-        out_valid = Signal(name="out_valid")
-        out_data = Signal(bits * cols, name="out_data", reset_less=True)
-        take = intcore.wire(m, out_fifo.r_rdy & (~out_valid | self.o.ready), "out_take")
-        with m.If(take):
-            m.d.sync += [out_data.eq(out_fifo.r_data), out_valid.eq(1)]
-        with m.Elif(self.o.ready):
-            m.d.sync += out_valid.eq(0)
-        m.d.comb += [out_fifo.w_data.eq(Cat(value for value, _ in tops)),
-                     out_fifo.w_en.eq(tops[0][1] & ~flushing), out_fifo.r_en.eq(take),
-                     self.o.payload.eq(out_data), self.o.valid.eq(out_valid)]
+        # The output: per column a FIFO written from registers (data, and the column's valid
+        # gated by `flushing`), then an output register with its own read control, so that
+        # no enable fans out across the array or the output: the columns see the same writes
+        # and reads, so they move in step, and column 0's valid is `o.valid`. The FIFOs are
+        # asynchronous-read memory (LUT RAM: a block RAM's read is too slow here without
+        # its output register, which yosys does not use).
+        out_data, out_valid = [], []
+        for c, (value, valid) in enumerate(tops):
+            m.submodules[f"results{c}"] = out_fifo = fifo.SyncFIFO(width=bits,
+                                                                  depth=self.fifo_rows - 1)
+            w_data = Signal(bits, name=f"fifo{c}_w_data", reset_less=True)
+            w_en = Signal(name=f"fifo{c}_w_en")
+            m.d.sync += [w_data.eq(value), w_en.eq(valid & ~flushing)]
+            data_c = Signal(bits, name=f"out{c}_data", reset_less=True)
+            valid_c = Signal(name=f"out{c}_valid")
+            take = intcore.wire(m, out_fifo.r_rdy & (~valid_c | self.o.ready), f"out{c}_take")
+            with m.If(take):
+                m.d.sync += [data_c.eq(out_fifo.r_data), valid_c.eq(1)]
+            with m.Elif(self.o.ready):
+                m.d.sync += valid_c.eq(0)
+            m.d.comb += [out_fifo.w_data.eq(w_data), out_fifo.w_en.eq(w_en),
+                         out_fifo.r_en.eq(take)]
+            out_data.append(data_c)
+            out_valid.append(valid_c)
+        m.d.comb += [self.o.payload.eq(Cat(out_data)), self.o.valid.eq(out_valid[0])]
         return m

@@ -4,15 +4,16 @@
 of `rows` x `cols` outputs (the edges padded with zero codes), each one tile of K beats
 (`hdl.macarray.MACArray`'s input: column k of the tile's A rows, row k of its B columns,
 ``last`` on beat K - 1), in row-major tile order. `assemble` puts the array's output rows
-back into the M x N result; `run_layer` does both around the fast path
-(`tb.harness.stream_fast`) and compares with golden.
+back into the M x N result; `stream_gemm` does both around the fast path
+(`tb.harness.stream_fast`), and `run_layer` compares its result with golden.
 """
 
 import numpy as np
 
 from golden import formats
 
-__all__ = ["tile_stream", "assemble", "exact_k", "run_layer"]
+__all__ = ["tile_stream", "assemble", "exact_k", "stream_gemm", "run_layer",
+           "accumulator_format"]
 
 
 def tile_stream(a, b, rows, cols):
@@ -64,18 +65,18 @@ def exact_k(unit):
     return 1 << (unit.acc_bits - unit.a_fmt.bits - unit.b_fmt.bits)
 
 
-def run_layer(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
-              allow_overflow=False):
+def stream_gemm(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
+                allow_overflow=False):
     """Stream ``A @ B`` through MAC-array `unit` on the fast path (random stalls on both
-    sides, stalled outputs checked to hold) and compare with ``unit.golden``.
+    sides, stalled outputs checked to hold) and reassemble it.
 
     A reduction longer than `exact_k` is refused (`ValueError` naming K and the limit)
     unless `allow_overflow` (the benches of wrap-around and saturation).
 
-    Returns the stream_fast result (cycles, seconds, ...). Raises `tb.harness.BenchFailure`
-    with the seed and the first mismatching elements.
+    Returns (the stream_fast result (cycles, seconds, run_dir, ...), C as (M, N) uint64
+    codes of the acc_bits-bit accumulator).
     """
-    from tb import compare, harness, stream
+    from tb import harness, stream
     a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
     (m, k), n = a.shape, b.shape[1]
     if k > exact_k(unit) and not allow_overflow:
@@ -94,16 +95,76 @@ def run_layer(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
                                  idle_limit=unit.latency + 4 * rows + 1000)
     outputs = result["outputs"]
     words = outputs.tolist() if hasattr(outputs, "tolist") else outputs
-    got = assemble(_unpack_lanes(words, unit.acc_bits, cols), tiles, m, n, rows, cols)
+    return result, assemble(_unpack_lanes(words, unit.acc_bits, cols), tiles, m, n, rows,
+                            cols)
+
+
+def run_layer(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
+              allow_overflow=False):
+    """`stream_gemm`, then compare C with ``unit.golden``.
+
+    Returns the stream_fast result. Raises `tb.harness.BenchFailure` with the seed and the
+    first mismatching elements.
+    """
+    from tb import compare, harness
+    result, got = stream_gemm(unit, a, b, seed=seed, stall=stall, label=label,
+                              extra_sources=extra_sources, allow_overflow=allow_overflow)
+    (m, k), n = np.shape(a), np.shape(b)[1]
     function, kwargs = unit.golden
     expected = function(a, b, **kwargs)
     index_m, index_n = np.indices((m, n))
-    acc_fmt = formats.IntFormat(unit.acc_bits, unit.signed)
     try:
         compare.assert_codes_equal(got.reshape(-1), expected.reshape(-1), seed=seed,
                                    inputs={"m": (index_m.reshape(-1), None),
                                            "n": (index_n.reshape(-1), None)},
-                                   out_fmt=acc_fmt, what=f"C[m, n] of a {m}x{k}x{n} layer")
+                                   out_fmt=accumulator_format(unit),
+                                   what=f"C[m, n] of a {m}x{k}x{n} layer")
     except AssertionError as exc:
         raise harness.BenchFailure(f"{result['run_dir'] / 'sim.log'}:\n{exc}") from None
     return result
+
+
+def accumulator_format(unit):
+    """The IntFormat of the array's acc_bits-bit sums."""
+    return formats.IntFormat(unit.acc_bits, unit.signed)
+
+
+def layer_sums_on_array(*, rows, cols, seed, stall=0.2, log=None):
+    """A ``sums(index, layer, codes)`` callback for `golden.qlinear.QModel.forward`: each
+    layer's ``X (W - w_zp)`` computed by an R x C MAC array (built for the layer's input
+    and weight formats, k_max its K) on the fast path, checked element for element
+    against the layer's golden `array_sums` (`tb.harness.BenchFailure` on a mismatch).
+
+    `log(text)` is told each layer's shape, cycles and time. The callback's ``runs``
+    attribute lists (layer name, stream_fast result).
+    """
+    from hdl import verilog
+    from tb import harness
+
+    def sums(index, layer, codes):
+        w_codes, w_fmt = layer.array_operands()
+        k = w_codes.shape[0]
+        unit = verilog.build_unit("macarray", {"rows": rows, "cols": cols,
+                                               "a_fmt": str(layer.a_fmt), "b_fmt": str(w_fmt),
+                                               "k_max": max(k, 256)})
+        result, got = stream_gemm(unit, codes, w_codes, seed=seed + index, stall=stall,
+                                  label=f"{layer.name} on macarray {rows}x{cols}")
+        values = accumulator_format(unit).decode_int(got).astype(np.int64)
+        expected = layer.array_sums(codes)
+        if not np.array_equal(values, expected):
+            bad = np.argwhere(values != expected)[:4]
+            raise harness.BenchFailure(
+                f"{result['run_dir'] / 'sim.log'}: {layer.name}: the array's sums differ "
+                f"from golden in {int(np.sum(values != expected))} elements (seed "
+                f"{seed + index}), first at [m, n] = {bad.tolist()}: "
+                f"{[int(values[tuple(i)]) for i in bad]} != "
+                f"{[int(expected[tuple(i)]) for i in bad]}")
+        sums.runs.append((layer.name, result))
+        if log:
+            m, n = values.shape
+            log(f"{layer.name}: {m}x{k}x{n} on macarray {rows}x{cols}, "
+                f"{result['cycles']} cycles, {result['stream_seconds']:.1f} s")
+        return values
+
+    sums.runs = []
+    return sums

@@ -9,6 +9,7 @@ stalled outputs checked to hold still, the result compared element for element:
   (every int2 code, -2 included);
 - every operand pair of each <= 8-bit kind: A is every code as a column, B every code as a
   row (K = 1), so C is the table of all products, tile by tile at the fastest tile rate;
+- a BitLinear layer (golden.qlinear) with its integer product on the ternary array;
 - the accumulator at its limits: K = k_max of extreme operands with the default width
   (exact), and one bit too narrow in both overflow modes (wrap, saturate).
 
@@ -100,6 +101,28 @@ def test_every_operand_pair(params):
     b = codes[None, :]                                                  # (1, codes)
     gemmbench.run_layer(unit, a, b, seed=harness.bench_seed(), label=_label(params),
                         extra_sources=_models(params))
+
+
+def test_bitlinear_layer_on_the_ternary_array():
+    """A BitLinear layer (golden.qlinear.bitlinear: per-token int8 activations, ternary
+    weights) of 64 x 256 x 64, its integer product on the ternary array: the float32
+    outputs are bit-exact with golden's."""
+    from golden import qlinear
+    unit = _unit({"rows": 4, "cols": 4, "b_fmt": "int2", "multiplier": "ternary"})
+    seed = harness.bench_seed()
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_t(3, size=(64, 256)) * 0.7).astype(np.float32)
+    w = (rng.normal(size=(256, 64)) * 0.05).astype(np.float32)
+
+    def on_array(x_codes, w_codes):
+        _, got = gemmbench.stream_gemm(unit, x_codes, w_codes, seed=seed)
+        return gemmbench.accumulator_format(unit).decode_int(got)
+
+    expected = qlinear.bitlinear(x, w)
+    got = qlinear.bitlinear(x, w, sums=on_array)
+    differ = np.argwhere(got.view(np.uint32) != expected.view(np.uint32))
+    assert differ.size == 0, f"seed {seed}: {len(differ)} outputs differ, first {differ[:3]}"
+    assert np.unique(qlinear.bitlinear_weights(w)[0]).size == 3      # -1, 0 and +1 occur
 
 
 def _extremes(fmt, shape, rng):

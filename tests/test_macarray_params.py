@@ -54,8 +54,8 @@ def test_defaults_and_derived_attributes():
     assert macarray.default_acc_bits(formats.IntFormat(4, True), formats.IntFormat(8, True),
                                      100) == 4 + 8 + 7
     assert unit.ops_per_cycle == 144 and unit.ops_per_item == 144
-    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 33
-    assert unit.stream_group == (33, 12)        # (the 17 output rows limit it, not 2r - 1)
+    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 36
+    assert unit.stream_group == (36, 12)        # (the 17 output rows limit it, not 2r - 1)
     function, kwargs = unit.golden
     assert function is mac.gemm and kwargs["acc_bits"] == 24 and kwargs["overflow"] == "wrap"
     assert gemmbench.exact_k(unit) == 256
@@ -65,7 +65,7 @@ def test_defaults_and_derived_attributes():
     packed = verilog.build_unit("macarray", {"rows": 13, "cols": 24, "b_fmt": "int4",
                                              "multiplier": "packed"})
     assert packed.dsp_pes == 156 and packed.ops_per_cycle == 312      # W4A8 on one 85F
-    assert packed.latency == 4 + 12 + 4
+    assert packed.latency == 4 + 2 + 12 + 5      # (block, transport registers, sites, edges)
     assert hybrid.notes == ["hybrid: 156 PEs on MULT18X18D (rows 0.. in order), 100 PEs "
                             "with LUT multipliers"]
 
