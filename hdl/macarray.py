@@ -5,7 +5,7 @@ its benches tb/test_macarray.py (and the generic latency/throughput bench).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import checks, formats, mac
@@ -55,8 +55,8 @@ class MACArray(wiring.Component):
     (`fifo_rows` rows, LUT RAM), so no enable fans out across the array or the output.
     Back-pressure stays at the edges: the input accepts a tile's last beat only when the
     FIFOs have room for that tile's rows (counted with credits) and at least
-    ``2 * rows - 1`` cycles after the previous tile's last beat (so that two tiles' results
-    never meet in a column). Only the edge control has a reset: after it, the edge sends
+    `min_tile_cycles` (at least ``2 * rows - 1``) after the previous tile's last beat
+    (so that two tiles' results never meet in a column). Only the edge control has a reset: after it, the edge sends
     "clear" tags for `flush_cycles` and accepts nothing, and the FIFOs take nothing, so
     nothing from before the reset survives.
 
@@ -106,10 +106,10 @@ class MACArray(wiring.Component):
     ops_per_cycle : int
         Multiply-adds per cycle while beats stream in: rows x cols.
     cycles_per_tile(k) : int
-        Input cycles a tile of k beats occupies at full rate: max(k, 2 rows - 1).
+        Input cycles a tile of k beats occupies at full rate: max(k, min_tile_cycles).
     ops_per_item, stream_group : int, (int, int)
-        rows x cols multiply-adds per beat; the shortest full-rate tile, (2 rows - 1)
-        beats, and its rows output beats (`hdl.protocol`).
+        rows x cols multiply-adds per beat; the shortest full-rate tile,
+        (min_tile_cycles) beats, and its rows output beats (`hdl.protocol`).
     """
 
     PARAMETERS = {"rows": protocol.Integer(), "cols": protocol.Integer(),
@@ -358,6 +358,33 @@ class MACArray(wiring.Component):
         survives (the array itself has no reset)."""
         return 2 * (self.rows + self.cols) + self._mul_latency + 5
 
+    def _column_queue(self, m, w_data, w_en, name):
+        """A column's output queue of ``fifo_rows - 1`` entries: asynchronous-read memory
+        (LUT RAM) written whenever `w_en` (a register: the credits guarantee room, so
+        there is no full check between it and the memory). Returns (r_rdy, r_data, r_en)."""
+        depth = self.fifo_rows - 1
+        m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=len(w_data), depth=depth,
+                                                          init=[])
+        write, read = mem.write_port(), mem.read_port(domain="comb")
+        pointers = {}
+        for side in ("w", "r"):
+            index = Signal(range(depth), name=f"{name}_{side}_ptr")
+            lap = Signal(name=f"{name}_{side}_lap")     # toggles at each wrap
+            pointers[side] = index, lap
+        r_en = Signal(name=f"{name}_r_en")
+        for side, enable in (("w", w_en), ("r", r_en)):
+            index, lap = pointers[side]
+            with m.If(enable):
+                with m.If(index == depth - 1):
+                    m.d.sync += [index.eq(0), lap.eq(~lap)]
+                with m.Else():
+                    m.d.sync += index.eq(index + 1)
+        (w_ptr, w_lap), (r_ptr, r_lap) = pointers["w"], pointers["r"]
+        m.d.comb += [write.addr.eq(w_ptr), write.data.eq(w_data), write.en.eq(w_en),
+                     read.addr.eq(r_ptr)]
+        r_rdy = intcore.wire(m, (w_ptr != r_ptr) | (w_lap != r_lap), f"{name}_r_rdy")
+        return r_rdy, read.data, r_en
+
     def elaborate(self, platform):
         m = Module()
         rows, cols, bits = self.rows, self.cols, self.acc_bits
@@ -372,8 +399,12 @@ class MACArray(wiring.Component):
         gap_max = max(self.min_tile_cycles - 1, 0)
         gap = Signal(range(gap_max + 1), init=gap_max, name="tile_gap")
         credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
-        tile_ok = intcore.wire(m, intcore.at_least(m, gap, gap_max, "gap_ok")
-                               & intcore.at_least(m, credits, rows, "credits_ok"), "tile_ok")
+        # (while the last tile's credits are still counted: room for both tiles)
+        ended = Signal(name="tile_ended")
+        credits_ok = Mux(ended, intcore.at_least(m, credits, 2 * rows, "credits_ok2"),
+                         intcore.at_least(m, credits, rows, "credits_ok"))
+        tile_ok = intcore.wire(m, intcore.at_least(m, gap, gap_max, "gap_ok") & credits_ok,
+                               "tile_ok")
         m.d.comb += self.i.ready.eq(~flushing & (~beat.last | tile_ok))
         fire = intcore.wire(m, self.i.valid & self.i.ready, "in_fire")
         ends = intcore.wire(m, fire & beat.last, "tile_end")
@@ -382,7 +413,9 @@ class MACArray(wiring.Component):
         with m.Elif(gap != gap_max):
             m.d.sync += gap.eq(gap + 1)
         out_fire = self.o.valid & self.o.ready
-        m.d.sync += credits.eq(credits - Mux(ends, rows, 0) + out_fire)
+        # A tile's credits are taken the cycle after its last beat, from a register, so
+        # that the accept decision and the credit count do not form one loop of logic.
+        m.d.sync += [ended.eq(ends), credits.eq(credits - Mux(ended, rows, 0) + out_fire)]
 
         # Input register. The tag of a beat: valid (add the product) and last (then clear
         # the accumulator; with valid also hand the sum on). While flushing: "clear".
@@ -468,20 +501,18 @@ class MACArray(wiring.Component):
         # its output register, which yosys does not use).
         out_data, out_valid = [], []
         for c, (value, valid) in enumerate(tops):
-            m.submodules[f"results{c}"] = out_fifo = fifo.SyncFIFO(width=bits,
-                                                                  depth=self.fifo_rows - 1)
             w_data = Signal(bits, name=f"fifo{c}_w_data", reset_less=True)
             w_en = Signal(name=f"fifo{c}_w_en")
             m.d.sync += [w_data.eq(value), w_en.eq(valid & ~flushing)]
+            r_rdy, r_data, r_en = self._column_queue(m, w_data, w_en, f"fifo{c}")
             data_c = Signal(bits, name=f"out{c}_data", reset_less=True)
             valid_c = Signal(name=f"out{c}_valid")
-            take = intcore.wire(m, out_fifo.r_rdy & (~valid_c | self.o.ready), f"out{c}_take")
+            take = intcore.wire(m, r_rdy & (~valid_c | self.o.ready), f"out{c}_take")
             with m.If(take):
-                m.d.sync += [data_c.eq(out_fifo.r_data), valid_c.eq(1)]
+                m.d.sync += [data_c.eq(r_data), valid_c.eq(1)]
             with m.Elif(self.o.ready):
                 m.d.sync += valid_c.eq(0)
-            m.d.comb += [out_fifo.w_data.eq(w_data), out_fifo.w_en.eq(w_en),
-                         out_fifo.r_en.eq(take)]
+            m.d.comb += r_en.eq(take)
             out_data.append(data_c)
             out_valid.append(valid_c)
         m.d.comb += [self.o.payload.eq(Cat(out_data)), self.o.valid.eq(out_valid[0])]

@@ -86,7 +86,9 @@ PAIRS = [{"rows": 2, "cols": 2}, {"rows": 3, "cols": 2, "a_fmt": "uint8", "b_fmt
          {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int2", "multiplier": "ternary"},
          {"rows": 2, "cols": 2, "multiplier": "dsp", "target": "ecp5"},
          {"rows": 2, "cols": 4, "b_fmt": "int4", "multiplier": "packed"},
-         {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4", "multiplier": "packed"}]
+         {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4", "multiplier": "packed"},
+         # one row: one-beat tiles back to back, the output queues' credits at their limit
+         {"rows": 1, "cols": 3, "a_fmt": "int4", "b_fmt": "int4"}]
 
 
 @pytest.mark.parametrize("params", PAIRS, ids=map(_label, PAIRS))

@@ -114,6 +114,8 @@ def test_sweep_on_real_dask_workers_without_the_checkout(tmp_path, cluster):
     b = json.loads((tmp_path / "dask.json").read_text())
     assert [r["status"] for r in b] == ["ok", "ok"] and not any(r["cached"] for r in a + b)
     assert [_comparable(r) for r in b] == [_comparable(r) for r in a]
+    assert [(r["family"], r["context"]) for r in b] == [("ecp5", "out-of-context"),
+                                                        ("ice40", "scan")]
     for result in b:                              # stored here, by the caller
         assert (tmp_path / "dask" / "results" / f"{result['key']}.json").is_file()
         assert "elsewhere" not in result["run_dir"] and "nnrtl-runs" in result["run_dir"]
