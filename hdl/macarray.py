@@ -56,9 +56,9 @@ class MACArray(wiring.Component):
     Back-pressure stays at the edges: the input accepts a tile's last beat only when the
     FIFOs have room for that tile's rows (counted with credits) and at least
     `min_tile_cycles` (at least ``2 * rows - 1``) after the previous tile's last beat
-    (so that two tiles' results never meet in a column). Only the edge control has a reset: after it, the edge sends
-    "clear" tags for `flush_cycles` and accepts nothing, and the FIFOs take nothing, so
-    nothing from before the reset survives.
+    (so that two tiles' results never meet in a column). Only the edge control has a
+    reset: after it, the edge sends "clear" tags for `flush_cycles` and accepts nothing,
+    and the FIFOs take nothing, so nothing from before the reset survives.
 
     Parameters
     ----------
