@@ -13,6 +13,7 @@ model with onnxruntime's own quantizer (per-channel int8 weights, int8 activatio
 calibrated on the training split) and caches it in ``build/onnx_digits/``.
 """
 
+import dataclasses
 import hashlib
 import os
 import uuid
@@ -82,14 +83,14 @@ def _scalar(node, value, what):
 def _layer(graph, node, a):
     """A QLinear from a QGemm or QLinearMatMul node whose input parameters are `a`."""
     attrs = _attributes(node)
+    weights = graph.const(node, 3, "weights")
+    w_fmt = graph.int_fmt(node, 3, "weights")
+    w_scale, w_zp = graph.const(node, 4, "weight scale"), graph.const(node, 5,
+                                                                      "weight zero point")
     if node.op_type == "QGemm":
         if attrs.get("transA", 0) or float(attrs.get("alpha", 1.0)) != 1.0:
             raise UnsupportedModel(f"{_node_label(node)}: transA=1 or alpha != 1 is not "
                                    f"supported")
-        weights = graph.const(node, 3, "weights")
-        w_fmt = graph.int_fmt(node, 3, "weights")
-        w_scale, w_zp = graph.const(node, 4, "weight scale"), graph.const(node, 5,
-                                                                          "weight zero point")
         if attrs.get("transB", 0):
             weights = weights.T
         n = weights.shape[1]
@@ -98,17 +99,13 @@ def _layer(graph, node, a):
         if len(node.input) < 9 or not node.input[7]:
             raise UnsupportedModel(f"{_node_label(node)}: a float output (no y_scale) is not "
                                    f"a quantized linear layer")
-        y_scale, y_zp, y_index = graph.const(node, 7, "output scale"), None, 8
+        y_scale, y_index = graph.const(node, 7, "output scale"), 8
         bias = np.asarray(bias)
         if bias.size not in (1, n) or bias.ndim > 1 and bias.shape[0] != 1:
             raise UnsupportedModel(f"{_node_label(node)}: bias of shape {bias.shape} is "
                                    f"not per output channel")
         bias = bias.reshape(-1)
     else:                                           # QLinearMatMul
-        weights = graph.const(node, 3, "weights")
-        w_fmt = graph.int_fmt(node, 3, "weights")
-        w_scale, w_zp = graph.const(node, 4, "weight scale"), graph.const(node, 5,
-                                                                          "weight zero point")
         n, bias = weights.shape[-1], np.zeros(weights.shape[-1], dtype=np.int32)
         y_scale, y_index = graph.const(node, 6, "output scale"), 7
     if np.asarray(weights).ndim != 2:
@@ -171,7 +168,7 @@ def read(path):
             layers.append(layer)
             params = (layer.y_fmt, np.float32(layer.y_scale), layer.y_zp)
         elif node.op_type == "Relu" and layers and layers[-1].act == "none":
-            layers[-1] = type(layers[-1])(**{**layers[-1].__dict__, "act": "relu"})
+            layers[-1] = dataclasses.replace(layers[-1], act="relu")
         elif node.op_type == "DequantizeLinear":
             scale = np.float32(_scalar(node, graph.const(node, 1, "scale"), "scale"))
             zp = int(_scalar(node, graph.const(node, 2, "zero point"), "zero point"))
