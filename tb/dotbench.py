@@ -2,7 +2,8 @@
 
 Shared by tb/test_dot.py (the dot unit against golden.dot.dot) and tb/test_mlp_digits.py
 (the digits MLP's first layer through the unit). Codes are NumPy uint64 arrays; a beat is a
-row of `lanes` codes.
+row of `lanes` codes. `run_vectors` is the whole bench on the fast path; `stream_vectors`
+streams the same beats from cocotb.
 """
 
 import time
@@ -11,7 +12,8 @@ import numpy as np
 
 from tb import vectors
 
-__all__ = ["operand_beats", "vector_lengths", "golden_results", "stream_vectors"]
+__all__ = ["operand_beats", "vector_lengths", "golden_results", "pack_beats", "run_vectors",
+           "stream_vectors", "check_results"]
 
 
 def _random_codes(fmt, count, rng, special_rate=0.02):
@@ -104,6 +106,40 @@ def pack_beats(unit, a, b, lengths):
     packed_a = [sum(int(c) << s for c, s in zip(row, shifts)) for row in a.tolist()]
     packed_b = [sum(int(c) << s for c, s in zip(row, shifts)) for row in b.tolist()]
     return pack(unit.i.payload.shape(), a=packed_a, b=packed_b, last=last)
+
+
+def check_results(unit, received, expected, a, b, lengths, *, seed):
+    """Compare the results of vectors of `lengths` beats of `a`, `b` with `expected`
+    (`tb.compare.assert_codes_equal`: AssertionError with the seed and the first
+    mismatches, each with its vector's first operands and length)."""
+    from tb import compare
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    compare.assert_codes_equal(
+        received, expected, seed=seed, out_fmt=unit.out_fmt, what="result",
+        inputs={"first a": (a[first, 0], unit.fmt), "first b": (b[first, 0], unit.fmt),
+                "beats": (np.asarray(lengths), None)})
+
+
+def run_vectors(unit, mode, *, seed, stall=0.2, label=None):
+    """The dot bench on the fast path (`tb.harness.stream_fast`): the beats of operand set
+    `mode` (`operand_beats`), cut into vectors at random (`vector_lengths`), streamed with
+    random stalls of probability `stall` on both sides, every result compared with golden.
+
+    Returns the stream_fast result with ``vectors`` and ``products`` added; raises
+    `tb.harness.BenchFailure` (naming the seed and the log) on a mismatch.
+    """
+    from tb import harness
+    rng = np.random.default_rng(seed)
+    a, b = operand_beats(unit.fmt, unit.lanes, mode, rng)
+    lengths = vector_lengths(a.shape[0], rng)
+    expected = golden_results(unit, a, b, lengths)
+    result = harness.stream_fast(unit, pack_beats(unit, a, b, lengths), seed=seed,
+                                 stall=stall, out_count=len(lengths), label=label)
+    try:
+        check_results(unit, result["outputs"], expected, a, b, lengths, seed=seed)
+    except AssertionError as exc:
+        raise harness.BenchFailure(f"{result['run_dir'] / 'sim.log'}:\n{exc}") from None
+    return {**result, "vectors": len(lengths), "products": int(a.size)}
 
 
 async def stream_vectors(dut, unit, a, b, lengths, rng, *, stall):

@@ -394,6 +394,7 @@ def run_component(component, label, test_module, *, testcase=None, seed=None,
 
 # Flags of fast-path builds; part of their build hash and of their runtime objects' key.
 _FAST_BUILD_ARGS = _BUILD_ARGS["verilator"] + ["--x-assign", "fast", "--x-initial", "fast"]
+_FAST_ONE_FILE = "VM_PARALLEL_BUILDS=0"
 
 
 def bench_seed(seed=None):
@@ -471,7 +472,7 @@ def _build_fast(component, label, sim_dir, extra_sources=()):
     from tb import fastpath
     text = verilog.convert(stream.Probed(component), TOPLEVEL)
     extra_sources = _extra_sources(extra_sources)
-    flags = json.dumps(["fastpath", _FAST_BUILD_ARGS, _MAKE_VARIABLES, "pch"])
+    flags = json.dumps(["fastpath", _FAST_BUILD_ARGS, _MAKE_VARIABLES, "pch", _FAST_ONE_FILE])
     parts = [text, flags, simulator_version("verilator"), fastpath.testbench_digest()]
     if extra_sources:
         parts.append(json.dumps(extra_sources))
@@ -492,6 +493,9 @@ def _build_fast(component, label, sim_dir, extra_sources=()):
         if " " not in str(pch):        # (a path with spaces: compile without it)
             opt_fast += f" -Winvalid-pch -include {pch}"
         env["MAKEFLAGS"] = f"{env['MAKEFLAGS']} OPT_FAST={opt_fast.replace(' ', chr(92) + ' ')}"
+        # A model Verilator splits into several files would compile each with its own
+        # precompiled header as well, and GCC takes one: build it as one file instead.
+        env["MAKEFLAGS"] += f" {_FAST_ONE_FILE}"
         with open(log, "w") as out:
             out.write(" ".join(command) + "\n")
             out.flush()

@@ -11,7 +11,9 @@ Operand sets (NNRTL_VECTORS):
   exponents (subnormal sums).
 
 The beats are cut into vectors of 1..8 beats at random (the ``last`` flag); each result
-is compared with the golden model. Random stalls on both sides (NNRTL_STALL).
+is compared with the golden model. Random stalls on both sides (NNRTL_STALL). The operand
+sets run on the fast path (`tb.dotbench.run_vectors`); one cocotb bench streams the same
+beats through the cocotb driver and monitor.
 """
 
 import os
@@ -20,7 +22,7 @@ import numpy as np
 import pytest
 
 from golden import formats
-from tb import compare, dotbench, harness
+from tb import dotbench, harness
 
 # (params, operand set); the longest first, so that pytest-xdist's workers finish together.
 CASES = [
@@ -53,8 +55,34 @@ def _id(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_dot(case):
+    from hdl import verilog
     params, mode = case
-    harness.run_bench("dot", params, "tb.test_dot", extra_env={"NNRTL_VECTORS": mode})
+    unit = verilog.build_unit("dot", params)
+    dotbench.run_vectors(unit, mode, seed=harness.bench_seed(),
+                         stall=float(os.environ.get("NNRTL_STALL", "0.2")),
+                         label=verilog.params_key("dot", params))
+
+
+def test_dot_cocotb():
+    """The cocotb driver and monitor on one operand set (the fast path runs the rest)."""
+    harness.run_bench("dot", {"fmt": "fp8_e5m2", "lanes": 2, "acc": "kulisch", "stages": 1},
+                      "tb.test_dot", extra_env={"NNRTL_VECTORS": "random:1000"})
+
+
+def test_a_dot_bench_fails_when_golden_is_one_off(monkeypatch):
+    """The fast-path bench can fail: golden's result one code off in one vector."""
+    from hdl import verilog
+    unit = verilog.build_unit("dot", {"fmt": "fp8_e4m3", "lanes": 4, "stages": 1})
+    function, kwargs = unit.golden
+
+    def one_off(a, b, **kw):
+        out = function(a, b, **kw)
+        out[0] ^= 1
+        return out
+
+    monkeypatch.setattr(type(unit), "golden", property(lambda self: (one_off, kwargs)))
+    with pytest.raises(harness.BenchFailure, match=r"seed 3"):
+        dotbench.run_vectors(unit, "random:200", seed=3)
 
 
 @pytest.mark.parametrize("params, exc, message", [
@@ -115,8 +143,4 @@ if cocotb is not None:
                       f"{cycles / seconds:,.0f} cycles/s (seed {seed})")
         harness.record_stats(vectors=len(lengths), products=int(a.size), cycles=cycles,
                              stream_seconds=seconds)
-        first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        compare.assert_codes_equal(
-            received, expected, seed=seed, out_fmt=unit.out_fmt, what="result",
-            inputs={"first a": (a[first, 0], unit.fmt), "first b": (b[first, 0], unit.fmt),
-                    "beats": (np.asarray(lengths), None)})
+        dotbench.check_results(unit, received, expected, a, b, lengths, seed=seed)
