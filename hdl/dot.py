@@ -3,17 +3,31 @@
 The golden model is `golden.dot.dot`; the bench is tb/test_dot.py.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+import functools
+import operator
+
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import dot as golden_dot, formats
-from . import floatcore, fpadd, intcore, protocol
+from . import fpadd, intcore, kulisch as kulisch_acc, protocol
 from .fpmul import FPMul
 from .lmul import LMul
 from .pipeline import Pipeline, check_stages
 
-__all__ = ["Dot"]
+__all__ = ["Dot", "multiplier_unit"]
+
+
+def multiplier_unit(fmt, mul, out_fmt, *, carry="integer", offset="paper",
+                    subnormal_inputs="flush"):
+    """A combinational multiplier of two `fmt` codes whose products are codes of `out_fmt`:
+    `hdl.lmul.LMul` (``mul="lmul"``, with the L-Mul parameters) or `hdl.fpmul.FPMul`
+    (``mul="exact"``). Shared by the dot units and the MAC arrays' FP PEs."""
+    if mul == "lmul":
+        return LMul(fmt=fmt, carry=carry, offset=offset, out_fmt=out_fmt,
+                    subnormal_inputs=subnormal_inputs)
+    return FPMul(fmt=fmt, out_fmt=out_fmt)
 
 
 class Dot(wiring.Component):
@@ -118,12 +132,6 @@ class Dot(wiring.Component):
                           subnormal_inputs=self.subnormal_inputs)
         return golden_dot.dot, kwargs
 
-    def _lane(self, product_fmt):
-        if self.mul == "lmul":
-            return LMul(fmt=self.fmt, carry=self.carry, offset=self.offset,
-                        out_fmt=product_fmt, subnormal_inputs=self.subnormal_inputs)
-        return FPMul(fmt=self.fmt, out_fmt=product_fmt)
-
     @property
     def tree_depth(self):
         """Adder levels of the tree: ceil(log2(lanes))."""
@@ -168,7 +176,9 @@ class Dot(wiring.Component):
 
         products = []
         for index in range(lanes):                  # combinational multipliers
-            unit = m.submodules[f"lane{index}"] = self._lane(pf)
+            unit = m.submodules[f"lane{index}"] = multiplier_unit(
+                self.fmt, self.mul, pf, carry=self.carry, offset=self.offset,
+                subnormal_inputs=self.subnormal_inputs)
             m.d.comb += [unit.i.valid.eq(1), unit.o.ready.eq(1),
                          unit.i.payload.a.eq(self.i.payload.a[index]),
                          unit.i.payload.b.eq(self.i.payload.b[index])]
@@ -178,26 +188,12 @@ class Dot(wiring.Component):
         products = [v[f"p{index}"] for index in range(lanes)]
 
         if kulisch:
-            terms, nan, pos_inf, neg_inf = [], [], [], []
-            for index, code in enumerate(products):
-                u = floatcore.unpack(m, pf, code, f"k{index}")
-                # value = sig * 2^(exp - m_P) = (sig << shift) * 2^lsb
-                shift = Signal(range(width), name=f"k{index}_shift")
-                m.d.comb += shift.eq(u["exp"] - pf.man_bits - lsb)
-                aligned = intcore.wire(m, (u["sig"] << shift)[:width], f"k{index}_aligned")
-                finite = ~(u["zero"] | u["inf"] | u["nan"])
-                term = Signal(width, name=f"k{index}_term")
-                m.d.comb += term.eq(Mux(finite, Mux(u["sign"], -aligned, aligned), 0))
-                terms.append(term)
-                nan.append(u["nan"])
-                pos_inf.append(u["inf"] & ~u["sign"])
-                neg_inf.append(u["inf"] & u["sign"])
-
-            def add(x, y, name):                         # modulo 2^width: exact, see range
-                return intcore.wire(m, (x + y)[:width], name)
-
-            total, v = self._tree(m, pipe, terms, add, last=v["last"], nan=Cat(*nan).any(),
-                                  pos_inf=Cat(*pos_inf).any(), neg_inf=Cat(*neg_inf).any())
+            terms, flags = zip(*(kulisch_acc.term(m, pf, code, lsb, width, f"k{index}")
+                                 for index, code in enumerate(products)))
+            total, v = self._tree(m, pipe, terms,
+                                  lambda x, y, name: kulisch_acc.add(m, x, y, width, name),
+                                  last=v["last"], flags=intcore.wire(
+                                      m, functools.reduce(operator.or_, flags), "term_flags"))
         else:
             total, v = self._tree(m, pipe, products,
                                   lambda x, y, name: fpadd.fp_add(m, pf, x, y, name),
@@ -211,26 +207,17 @@ class Dot(wiring.Component):
         first = Signal(init=1, name="first")
         if kulisch:
             acc = Signal(width, name="acc", reset_less=True)
-            flags = Signal(3, name="acc_flags", reset_less=True)          # NaN, +Inf, -Inf seen
-            acc_next = Signal(width, name="acc_next")       # modulo 2^width, as acc
-            m.d.comb += acc_next.eq(Mux(first, 0, acc) + v["total"])
-            flags_next = intcore.wire(m, Mux(first, 0, flags)
-                               | Cat(v["nan"], v["pos_inf"], v["neg_inf"]), "flags_next")
+            flags = Signal(kulisch_acc.FLAGS, name="acc_flags", reset_less=True)
+            acc_next = kulisch_acc.add(m, Mux(first, 0, acc), v["total"], width, "acc_next")
+            flags_next = intcore.wire(m, Mux(first, 0, flags) | v["flags"], "flags_next")
             state = [(acc, acc_next), (flags, flags_next)]
             # A vector's exact sum waits in `final` while it is rounded into out_fmt: the
             # conversion has its own cycle, out of the accumulator's loop.
             final = Signal(width, name="final_sum", reset_less=True)
-            final_flags = Signal(3, name="final_flags", reset_less=True)
+            final_flags = Signal(kulisch_acc.FLAGS, name="final_flags", reset_less=True)
             final_valid = Signal(name="final_valid")
             final_free = intcore.wire(m, ~final_valid | out_free, "final_free")
-            rounded, negative, zero = fpadd.fixed_to_float(m, self.out_fmt,
-                                                           final.as_signed(), lsb, "result")
-            nan = final_flags[0] | (final_flags[1] & final_flags[2])
-            inf = final_flags[1] | final_flags[2]
-            # An Inf result takes the sign of the Inf products; an exact zero is +0.
-            sign = intcore.wire(m, Mux(inf, final_flags[2], negative & ~zero), "result_sign")
-            result = floatcore.select_code(m, self.out_fmt, sign=sign, rounded=rounded,
-                                           nan=nan, inf=inf, zero=zero, name="result_r")
+            result = kulisch_acc.to_float(m, self.out_fmt, final, final_flags, lsb, "result")
             m.d.comb += pipe.ready.eq(final_free)
             with m.If(out_free):
                 m.d.sync += [out_code.eq(result), out_valid.eq(final_valid)]
