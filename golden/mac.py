@@ -1,4 +1,4 @@
-"""Integer multiply-accumulate: the sums of `hdl.dsp.MAC` and of the integer MAC arrays.
+"""Multiply-accumulate: the sums of `hdl.dsp.MAC` and of the MAC arrays (integer and FP).
 
 Products are exact. Each sum runs in an acc_bits-bit two's complement register (unsigned
 when both operand formats are), in the order of the reduction index k = 0, 1, ...:
@@ -8,13 +8,16 @@ when both operand formats are), in the order of the reduction index k = 0, 1, ..
   next product is added (so the order matters: +max, +1, -1 gives max - 1).
 
 The result codes are the register's acc_bits bits (uint64).
+
+`fp_gemm` is the matrix product of the arrays' floating-point PEs, defined by
+`golden.dot.dot` with one lane.
 """
 
 import numpy as np
 
-from . import checks, formats
+from . import checks, dot, formats
 
-__all__ = ["OVERFLOWS", "accumulator_range", "mac_sums", "gemm"]
+__all__ = ["OVERFLOWS", "accumulator_range", "mac_sums", "gemm", "fp_gemm"]
 
 OVERFLOWS = ("wrap", "saturate")
 
@@ -102,3 +105,25 @@ def gemm(a, b, a_fmt, b_fmt=None, *, acc_bits, overflow="wrap"):
     products = _products(a_fmt.decode_int(a)[:, None, :], b_fmt.decode_int(b).T[None, :, :],
                          a_fmt, b_fmt, a.shape[1])                     # (M, N, K)
     return _accumulate(products, acc_bits, a_fmt.signed or b_fmt.signed, overflow)
+
+
+def fp_gemm(a, b, fmt, *, mul="exact", acc="fp32", guard_bits=16):
+    """The floating-point matrix product of an FP MAC array, ``C[m, n]`` one FP32 code:
+    ``golden.dot.dot(A[m, :], B[:, n], fmt, lanes=1, mul=, acc=, guard_bits=)``. That is,
+    k ascending: ``mul`` products ("exact", or "lmul" with L-Mul's defaults); with
+    ``acc="fp32"`` each rounded into FP32 and added to an FP32 sum that starts at +0
+    (RNE at each add); with ``acc="kulisch"`` summed exactly (at most 2**guard_bits terms)
+    and rounded into FP32 once.
+
+    `a`: (M, K) codes of FloatFormat `fmt`; `b`: (K, N) codes of `fmt`. Returns (M, N)
+    uint64 codes of FP32.
+    """
+    a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"a and b must be code matrices (M, K) and (K, N), not {a.shape} "
+                         f"and {b.shape}")
+    (m, k), n = a.shape, b.shape[1]
+    rows = np.broadcast_to(a[:, None, :], (m, n, k)).reshape(m * n, k)
+    cols = np.broadcast_to(b.T[None, :, :], (m, n, k)).reshape(m * n, k)
+    return dot.dot(rows, cols, fmt, lanes=1, mul=mul, acc=acc,
+                   guard_bits=guard_bits).reshape(m, n)

@@ -1,15 +1,16 @@
 """MAC arrays: systolic GEMM engines of R x C processing elements.
 
-`MACArray` is output-stationary with integer PEs; its golden model is `golden.mac.gemm`,
-its benches tb/test_macarray.py (and the generic latency/throughput bench).
+`MACArray` is output-stationary with integer, ternary or floating-point PEs; its golden
+models are `golden.mac.gemm` and `golden.mac.fp_gemm`, its benches tb/test_macarray.py
+(and the generic latency/throughput bench).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import checks, formats, mac
-from . import dsp, intcore, protocol
+from golden import checks, dot as golden_dot, formats, mac
+from . import dot, dsp, fpadd, intcore, kulisch, protocol
 
 __all__ = ["MACArray", "default_acc_bits"]
 
@@ -28,17 +29,27 @@ _DSP_TRANSPORT = 1       # fabric registers on each side of a DSP PE's block
 
 
 class MACArray(wiring.Component):
-    """Output-stationary systolic array for integer matrix products.
+    """Output-stationary systolic array for integer or floating-point matrix products.
 
     One input beat is one step k of the reduction: `rows` values ``A[r, k]`` and `cols`
     values ``B[k, c]``; the beat with ``last`` set ends a tile. PE (r, c) accumulates
     ``A[r, k] * B[k, c]`` over the tile's beats; the tile's R x C sums then leave on `o`,
     one row per beat (row 0 first), while the next tile is already accumulating.
 
-    Numerics: bit-exact with ``golden.mac.gemm(A, B, a_fmt, b_fmt, acc_bits=,
+    Numerics, integer PEs: bit-exact with ``golden.mac.gemm(A, B, a_fmt, b_fmt, acc_bits=,
     overflow=)`` for the tile (k ascending): products are exact; each PE's register is
     acc_bits wide, two's complement when either operand format is signed, and wraps
     around or saturates at every add (`overflow`).
+
+    Numerics, FP PEs (a_fmt a FloatFormat, e.g. FP8 E4M3/E5M2, BF16): bit-exact with
+    ``golden.mac.fp_gemm(A, B, a_fmt, mul=, acc=, guard_bits=)``, one FP32 code per output:
+    ``mul="exact"`` (`hdl.fpmul.FPMul`) or ``"lmul"`` (`hdl.lmul.LMul`, its default
+    parameters) products; ``acc="fp32"``: products rounded into FP32 and added in an FP32
+    register (RNE at each add, from +0, k ascending: a one-cycle loop through
+    `hdl.fpadd.fp_add`); ``acc="kulisch"``: exact products added into an exact fixed-point
+    register (`hdl.kulisch`, acc_bits = the `golden.dot.kulisch_range` width for
+    guard_bits = ceil(log2 k_max)), with NaN/Inf flags; the sum drains exact and is
+    rounded once into FP32 at the top of its column.
 
     Structure. A values move right and B values down, one PE per cycle, skewed at the
     edges (row r's A by r cycles, column c's B by c), so PE (r, c) sees step k of the tile
@@ -64,15 +75,21 @@ class MACArray(wiring.Component):
     ----------
     rows, cols : int
         Array size R x C, 1..64 each.
-    a_fmt, b_fmt : IntFormat
-        Operand formats, signed or unsigned, 2..18 bits (b_fmt default a_fmt); e.g.
-        INT4 weights x INT8 activations.
+    a_fmt, b_fmt : IntFormat or FloatFormat
+        Operand formats (b_fmt default a_fmt). Integers: signed or unsigned, 2..18 bits;
+        e.g. INT4 weights x INT8 activations. Floats: at most 16 bits, b_fmt = a_fmt.
     k_max : int
         The longest reduction the default accumulator holds exactly (1..2^20).
     acc_bits : int or None
-        Accumulator width; default `default_acc_bits` (a_bits + b_bits + ceil(log2
-        k_max): 24 for INT8 x INT8 and k_max 256). At least a_bits + b_bits, at most 64.
+        Integer PEs' accumulator width; default `default_acc_bits` (a_bits + b_bits +
+        ceil(log2 k_max): 24 for INT8 x INT8 and k_max 256). At least a_bits + b_bits,
+        at most 64. (FP PEs: set by `acc`; not a parameter.)
     overflow : "wrap" or "saturate"
+        Integer PEs only.
+    mul : "exact" or "lmul"
+        FP PEs' products.
+    acc : "fp32" or "kulisch"
+        FP PEs' accumulation.
     multiplier : "lut", "dsp" or "ternary"
         ``"lut"``: a LUT multiplier and a product register per PE. ``"dsp"``: one DSP
         block per PE (`hdl.dsp.Multiplier` with all its registers and a fabric register
@@ -87,7 +104,7 @@ class MACArray(wiring.Component):
         ``"ternary"`` (BitLinear): b_fmt int2, weights -1, 0, +1; no multiplier: the PE
         adds A, subtracts it (its complement with a carry in, in the accumulator's own
         adder) or adds nothing. (The fourth int2 code, -2, subtracts 2A, so that every code
-        stays exact.)
+        stays exact.) FP PEs: ``"lut"`` only (their multipliers are in LUTs).
     target : "ecp5" or "ice40"
         DSP family of ``multiplier="dsp"`` and ``"hybrid"``.
     dsp_blocks : int or None
@@ -98,8 +115,10 @@ class MACArray(wiring.Component):
     -------
     i : In(stream.Signature(StructLayout({"a": ArrayLayout(a_bits, rows),
                                           "b": ArrayLayout(b_bits, cols), "last": 1})))
-    o : Out(stream.Signature(ArrayLayout(acc_bits, cols)))
-        `rows` beats per tile: the acc_bits-bit codes of one row of sums each.
+    o : Out(stream.Signature(ArrayLayout(out_fmt.bits, cols)))
+        `rows` beats per tile: the codes of one row of sums each.
+    out_fmt : IntFormat or FloatFormat
+        The sums' format: the acc_bits-bit integer (integer PEs) or FP32.
     latency : int
         Cycles from accepting a tile's last beat to its row 0 on `o` (idle array, `o`
         ready); row r follows 2r cycles after row 0.
@@ -113,45 +132,72 @@ class MACArray(wiring.Component):
     """
 
     PARAMETERS = {"rows": protocol.Integer(), "cols": protocol.Integer(),
-                  "a_fmt": protocol.Format(formats.IntFormat),
-                  "b_fmt": protocol.Format(formats.IntFormat, optional=True),
+                  "a_fmt": protocol.Format(formats.IntFormat, formats.FloatFormat),
+                  "b_fmt": protocol.Format(formats.IntFormat, formats.FloatFormat,
+                                           optional=True),
                   "k_max": protocol.Integer(), "acc_bits": protocol.Integer(),
                   "overflow": protocol.Choice(*mac.OVERFLOWS),
                   "multiplier": protocol.Choice(*MULTIPLIERS),
                   "target": protocol.Choice(*DSP_TARGETS),
-                  "dsp_blocks": protocol.Integer()}
+                  "dsp_blocks": protocol.Integer(),
+                  "mul": protocol.Choice(*golden_dot.MULS),
+                  "acc": protocol.Choice(*golden_dot.ACCS)}
     EXAMPLES = [{"rows": 2, "cols": 3, "a_fmt": "int8"},
                 {"rows": 3, "cols": 2, "a_fmt": "int4", "b_fmt": "uint8",
                  "overflow": "saturate", "acc_bits": 14},
-                {"rows": 1, "cols": 1, "a_fmt": "uint8", "k_max": 16}]
+                {"rows": 1, "cols": 1, "a_fmt": "uint8", "k_max": 16},
+                {"rows": 2, "cols": 2, "a_fmt": "fp8_e4m3", "mul": "lmul", "acc": "kulisch"},
+                {"rows": 1, "cols": 2, "a_fmt": "bf16"}]
 
     def __init__(self, *, rows=4, cols=4, a_fmt=formats.IntFormat(8, True), b_fmt=None,
                  k_max=256, acc_bits=None, overflow="wrap", multiplier="lut",
-                 target="ecp5", dsp_blocks=None):
+                 target="ecp5", dsp_blocks=None, mul="exact", acc="fp32"):
         # A constructor that raises leaves nothing to elaborate: no "never used" warning.
         self._MustUse__silence = True
         self.rows = checks.integer("rows", rows, lo=1, hi=64)
         self.cols = checks.integer("cols", cols, lo=1, hi=64)
         b_fmt = a_fmt if b_fmt is None else b_fmt
+        self.k_max = checks.integer("k_max", k_max, lo=1, hi=1 << 20)
+        self.multiplier = checks.choice("multiplier", multiplier, MULTIPLIERS)
+        self.target = checks.choice("target", target, DSP_TARGETS)
+        self.mul = checks.choice("mul", mul, golden_dot.MULS)
+        self.acc = checks.choice("acc", acc, golden_dot.ACCS)
+        self.fp = isinstance(a_fmt, formats.FloatFormat)
+        if self.fp:
+            self._init_fp(a_fmt, b_fmt, acc_bits, overflow)
+        else:
+            self._init_int(a_fmt, b_fmt, acc_bits, overflow, dsp_blocks)
+        beat = data.StructLayout({"a": data.ArrayLayout(self.a_fmt.bits, self.rows),
+                                  "b": data.ArrayLayout(self.b_fmt.bits, self.cols),
+                                  "last": 1})
+        super().__init__({"i": In(stream.Signature(beat)),
+                          "o": Out(stream.Signature(data.ArrayLayout(self.out_fmt.bits,
+                                                                     self.cols)))})
+        self._MustUse__silence = False
+
+    def _init_int(self, a_fmt, b_fmt, acc_bits, overflow, dsp_blocks):
+        """The parameters of integer (and ternary) PEs."""
+        if (self.mul, self.acc) != ("exact", "fp32"):
+            raise ValueError(f"mul and acc apply to FP PEs (a_fmt a FloatFormat), not to "
+                             f"{a_fmt} x {b_fmt}")
         for name, fmt in (("a_fmt", a_fmt), ("b_fmt", b_fmt)):
             if not isinstance(fmt, formats.IntFormat):
-                raise TypeError(f"{name} must be an IntFormat, not {fmt!r}")
+                raise TypeError(f"{name} must be an IntFormat or a FloatFormat, not {fmt!r}")
             if not 2 <= fmt.bits <= 18:
                 raise ValueError(f"{name} must have 2..18 bits, not {fmt.bits} ({fmt})")
         self.a_fmt, self.b_fmt = a_fmt, b_fmt
-        self.k_max = checks.integer("k_max", k_max, lo=1, hi=1 << 20)
         product_bits = a_fmt.bits + b_fmt.bits
         if acc_bits is None:
             acc_bits = default_acc_bits(a_fmt, b_fmt, self.k_max)
         self.acc_bits = checks.integer("acc_bits", acc_bits, lo=product_bits, hi=64,
                                        extra=f" for {a_fmt} x {b_fmt}")
         self.overflow = checks.choice("overflow", overflow, mac.OVERFLOWS)
-        self.multiplier = checks.choice("multiplier", multiplier, MULTIPLIERS)
-        self.target = checks.choice("target", target, DSP_TARGETS)
+        self._round_latency = 0
         if self.multiplier == "ternary" and b_fmt != TERNARY:
             raise ValueError(f"multiplier='ternary' takes b_fmt={TERNARY} (weights -1, 0, "
                              f"+1), not {b_fmt}")
         self.signed = a_fmt.signed or b_fmt.signed
+        self.out_fmt = formats.IntFormat(self.acc_bits, self.signed)
         self._a_shape = (signed if a_fmt.signed else unsigned)(a_fmt.bits)
         self._b_shape = (signed if b_fmt.signed else unsigned)(b_fmt.bits)
         primitive, _, budget, device = dsp.DSP_BLOCKS[self.target]
@@ -195,13 +241,43 @@ class MACArray(wiring.Component):
         else:
             self._mul_latency = 1                    # the product register
         self.dsp_blocks = budget
-        beat = data.StructLayout({"a": data.ArrayLayout(a_fmt.bits, self.rows),
-                                  "b": data.ArrayLayout(b_fmt.bits, self.cols),
-                                  "last": 1})
-        super().__init__({"i": In(stream.Signature(beat)),
-                          "o": Out(stream.Signature(data.ArrayLayout(self.acc_bits,
-                                                                     self.cols)))})
-        self._MustUse__silence = False
+
+    def _init_fp(self, fmt, b_fmt, acc_bits, overflow):
+        """The parameters of FP PEs (a_fmt `fmt` a FloatFormat)."""
+        if b_fmt != fmt:
+            raise ValueError(f"FP PEs take b_fmt = a_fmt ({fmt}), not {b_fmt}")
+        if fmt.bits > 16:
+            raise ValueError(f"a_fmt must have at most 16 bits for FP PEs, not {fmt.bits} "
+                             f"({fmt})")
+        if self.multiplier != "lut":
+            raise ValueError(f"multiplier={self.multiplier!r}: FP PEs ({fmt}) build their "
+                             f"multipliers in LUTs: multiplier='lut'")
+        if acc_bits is not None:
+            raise ValueError(f"acc_bits applies to integer PEs; an FP PE's accumulator is "
+                             f"set by acc ('fp32' or 'kulisch'), not acc_bits={acc_bits!r}")
+        if overflow != "wrap":
+            raise ValueError(f"overflow applies to integer PEs, not to FP PEs ({fmt}): "
+                             f"leave it 'wrap', not {overflow!r}")
+        # Kulisch: exact for k_max terms.
+        self.guard_bits = max((self.k_max - 1).bit_length(), 1)
+        golden_dot.check_params(fmt, 1, self.mul, self.acc, self.guard_bits, None,
+                                {"carry": "integer", "offset": "paper",
+                                 "subnormal_inputs": "flush"})
+        self.a_fmt = self.b_fmt = fmt
+        self.overflow, self.signed = overflow, False
+        self.out_fmt = formats.FP32
+        if self.acc == "kulisch":
+            self._product_fmt = golden_dot.product_format(fmt, mul=self.mul)
+            self._lsb, self.acc_bits = golden_dot.kulisch_range(fmt, mul=self.mul,
+                                                                guard_bits=self.guard_bits)
+        else:
+            self._product_fmt, self.acc_bits = formats.FP32, 32
+        self._a_shape = self._b_shape = unsigned(fmt.bits)
+        # The product register; Kulisch: then the term register. Kulisch's rounding at
+        # the top of each column has a cycle of its own.
+        self._mul_latency = 2 if self.acc == "kulisch" else 1
+        self._round_latency = 1 if self.acc == "kulisch" else 0
+        self._sites, self.dsp_pes, self.dsp_blocks = self.cols, 0, 0
 
     @property
     def notes(self):
@@ -281,6 +357,37 @@ class MACArray(wiring.Component):
             m.d.sync += acc.eq(code)
         return tag.valid & tag.last, code
 
+    def _fp_pe(self, m, tag, a, b, name):
+        """An FP PE on operand registers `a`, `b`: (capture, the sum with this product),
+        the sum an FP32 code (acc="fp32") or the exact sum with its flags above it."""
+        unit = m.submodules[f"{name}_mul"] = dot.multiplier_unit(self.a_fmt, self.mul,
+                                                                 self._product_fmt)
+        m.d.comb += [unit.i.valid.eq(1), unit.o.ready.eq(1),
+                     unit.i.payload.a.eq(a), unit.i.payload.b.eq(b)]
+        product = Signal(self._product_fmt.bits, name=f"{name}_product", reset_less=True)
+        m.d.sync += product.eq(unit.o.payload)
+        acc = Signal(self.acc_bits, name=f"{name}_acc", reset_less=True)
+        if self.acc == "fp32":
+            total = fpadd.fp_add(m, formats.FP32, acc, product, f"{name}_add")
+            state = [(acc, total)]
+        else:
+            term, term_flags = kulisch.term(m, self._product_fmt, product, self._lsb,
+                                            self.acc_bits, f"{name}_k")
+            term_reg = Signal(self.acc_bits, name=f"{name}_term", reset_less=True)
+            flags_reg = Signal(kulisch.FLAGS, name=f"{name}_term_flags", reset_less=True)
+            m.d.sync += [term_reg.eq(term), flags_reg.eq(term_flags)]
+            flags = Signal(kulisch.FLAGS, name=f"{name}_flags", reset_less=True)
+            sum_ = kulisch.add(m, acc, term_reg, self.acc_bits, f"{name}_sum")
+            sum_flags = intcore.wire(m, flags | flags_reg, f"{name}_sum_flags")
+            state = [(acc, sum_), (flags, sum_flags)]
+            total = Cat(sum_, sum_flags)
+        # The clear (+0, no flags) is the flip-flops' synchronous reset, as for integers.
+        with m.If(tag.last):
+            m.d.sync += [reg.eq(0) for reg, _ in state]
+        with m.Elif(tag.valid):
+            m.d.sync += [reg.eq(value) for reg, value in state]
+        return tag.valid & tag.last, total
+
     def _new_multiplier(self, kind):
         if kind == "packed":
             return dsp.Multiplier(self._a_shape, signed(self._field + self.b_fmt.bits + 1),
@@ -291,10 +398,11 @@ class MACArray(wiring.Component):
         return dsp.Multiplier(self._a_shape, self._b_shape, target="fabric", pipeline=0)
 
     # Input register, skew, PE operand register, multiplier, accumulate (result register),
-    # then the column's de-skew, the FIFO's write and its buffered read.
+    # then the column's de-skew, (FP Kulisch: the rounding,) the FIFO's write and its
+    # buffered read.
     @property
     def latency(self):
-        return self._mul_latency + self._sites + 5
+        return self._mul_latency + self._sites + 5 + self._round_latency
 
     @property
     def ops_per_cycle(self):
@@ -347,7 +455,11 @@ class MACArray(wiring.Component):
 
     @property
     def golden(self):
-        """``(golden.mac.gemm, kwargs)``: ``gemm(A, B, **kwargs)`` is a tile's sums."""
+        """``(golden.mac.gemm, kwargs)`` (integer PEs) or ``(golden.mac.fp_gemm, kwargs)``
+        (FP PEs): ``function(A, B, **kwargs)`` is a tile's sums."""
+        if self.fp:
+            return mac.fp_gemm, {"fmt": self.a_fmt, "mul": self.mul, "acc": self.acc,
+                                 "guard_bits": self.guard_bits}
         return mac.gemm, {"a_fmt": self.a_fmt, "b_fmt": self.b_fmt,
                           "acc_bits": self.acc_bits, "overflow": self.overflow}
 
@@ -356,7 +468,7 @@ class MACArray(wiring.Component):
         """Cycles after reset in which the edge sends "clear" tags and accepts nothing:
         the depth from the edge to the FIFO, so that nothing from before the reset
         survives (the array itself has no reset)."""
-        return 2 * (self.rows + self.cols) + self._mul_latency + 5
+        return 2 * (self.rows + self.cols) + self._mul_latency + 5 + self._round_latency
 
     def _column_queue(self, m, w_data, w_en, name):
         """A column's output queue of ``fifo_rows - 1`` entries: asynchronous-read memory
@@ -387,7 +499,11 @@ class MACArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rows, cols, bits = self.rows, self.cols, self.acc_bits
+        rows, cols = self.rows, self.cols
+        # Bits of a sum as it drains (Kulisch: the exact sum and its flags), and as it
+        # leaves.
+        bits = self.acc_bits + (kulisch.FLAGS if self.fp and self.acc == "kulisch" else 0)
+        out_bits = self.out_fmt.bits
         beat = self.i.payload
 
         # --- Edge control (the only registers with a reset) ---------------------------------
@@ -453,8 +569,10 @@ class MACArray(wiring.Component):
                                        ^ Value.cast(a_edge[r])[:2])
 
         # --- Processing elements ----------------------------------------------------------
-        acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed, overflow=self.overflow)
-        acc_shape = (signed if self.signed else unsigned)(bits)
+        if not self.fp:
+            acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed,
+                                          overflow=self.overflow)
+            acc_shape = (signed if self.signed else unsigned)(bits)
         results = [[None] * cols for _ in range(rows)]       # (capture, sum) per output
         a_from, tag_from = list(a_edge), list(tag_edge)       # per row, from the left
         b_from = list(b_edge)                                 # per site, from above
@@ -471,6 +589,9 @@ class MACArray(wiring.Component):
                 m.d.comb += tag.eq(tag_code ^ a_reg.as_unsigned()[:2])
                 # ... delayed here to meet its product.
                 tag = delayed(tag, self._mul_latency, f"{name}_tag")
+                if self.fp:
+                    results[r][j] = self._fp_pe(m, tag, a_reg, b_reg, name)
+                    continue
                 products = self._product(m, a_reg, b_reg, name, self._pe_kind(r, j))
                 for lane, (addend, carry) in enumerate(products):
                     c = j * lanes + lane
@@ -490,8 +611,14 @@ class MACArray(wiring.Component):
                 above_value, above_valid = value, valid
             # De-skew: site j leaves the top j cycles after site 0.
             skew = sites - 1 - c // lanes
-            tops.append((delayed(above_value, skew, f"top{c}"),
-                         delayed(above_valid, skew, f"top{c}_valid")))
+            value = delayed(above_value, skew, f"top{c}")
+            valid = delayed(above_valid, skew, f"top{c}_valid")
+            if self._round_latency:             # Kulisch: rounded once into FP32
+                rounded = kulisch.to_float(m, formats.FP32, value[:self.acc_bits],
+                                           value[self.acc_bits:], self._lsb, f"top{c}_fp32")
+                value = delayed(rounded, 1, f"top{c}_rounded")
+                valid = delayed(valid, 1, f"top{c}_rounded_valid")
+            tops.append((value, valid))
 
         # The output: per column a FIFO written from registers (data, and the column's valid
         # gated by `flushing`), then an output register with its own read control, so that
@@ -501,11 +628,11 @@ class MACArray(wiring.Component):
         # its output register, which yosys does not use).
         out_data, out_valid = [], []
         for c, (value, valid) in enumerate(tops):
-            w_data = Signal(bits, name=f"fifo{c}_w_data", reset_less=True)
+            w_data = Signal(out_bits, name=f"fifo{c}_w_data", reset_less=True)
             w_en = Signal(name=f"fifo{c}_w_en")
             m.d.sync += [w_data.eq(value), w_en.eq(valid & ~flushing)]
             r_rdy, r_data, r_en = self._column_queue(m, w_data, w_en, f"fifo{c}")
-            data_c = Signal(bits, name=f"out{c}_data", reset_less=True)
+            data_c = Signal(out_bits, name=f"out{c}_data", reset_less=True)
             valid_c = Signal(name=f"out{c}_valid")
             take = intcore.wire(m, r_rdy & (~valid_c | self.o.ready), f"out{c}_take")
             with m.If(take):

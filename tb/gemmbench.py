@@ -10,10 +10,9 @@ back into the M x N result; `stream_gemm` does both around the fast path
 
 import numpy as np
 
-from golden import formats
 
 __all__ = ["tile_stream", "assemble", "exact_k", "stream_gemm", "run_layer",
-           "accumulator_format"]
+           "layer_sums_on_array"]
 
 
 def tile_stream(a, b, rows, cols):
@@ -61,7 +60,11 @@ def _unpack_lanes(words, bits, lanes):
 
 def exact_k(unit):
     """The longest reduction whose every sum the array's accumulator holds exactly:
-    2^(acc_bits - a_bits - b_bits) products (at least `k_max` with the default width)."""
+    integer PEs, 2^(acc_bits - a_bits - b_bits) products (at least `k_max` with the
+    default width); Kulisch FP PEs, 2^guard_bits; None for FP32 accumulation (every add
+    rounds: there is no exact range to exceed)."""
+    if unit.fp:
+        return 1 << unit.guard_bits if unit.acc == "kulisch" else None
     return 1 << (unit.acc_bits - unit.a_fmt.bits - unit.b_fmt.bits)
 
 
@@ -74,14 +77,15 @@ def stream_gemm(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
     unless `allow_overflow` (the benches of wrap-around and saturation).
 
     Returns (the stream_fast result (cycles, seconds, run_dir, ...), C as (M, N) uint64
-    codes of the acc_bits-bit accumulator).
+    codes of ``unit.out_fmt``).
     """
     from tb import harness, stream
     a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
     (m, k), n = a.shape, b.shape[1]
-    if k > exact_k(unit) and not allow_overflow:
+    limit = exact_k(unit)
+    if limit is not None and k > limit and not allow_overflow:
         raise ValueError(f"K = {k} exceeds the accumulator's exact range: {unit.acc_bits} "
-                         f"bits hold sums of at most {exact_k(unit)} products of "
+                         f"bits hold sums of at most {limit} products of "
                          f"{unit.a_fmt} x {unit.b_fmt}; widen acc_bits (or raise k_max)")
     rows, cols = unit.rows, unit.cols
     a_beats, b_beats, last, tiles = tile_stream(a, b, rows, cols)
@@ -95,8 +99,8 @@ def stream_gemm(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
                                  idle_limit=unit.latency + 4 * rows + 1000)
     outputs = result["outputs"]
     words = outputs.tolist() if hasattr(outputs, "tolist") else outputs
-    return result, assemble(_unpack_lanes(words, unit.acc_bits, cols), tiles, m, n, rows,
-                            cols)
+    return result, assemble(_unpack_lanes(words, unit.out_fmt.bits, cols), tiles, m, n,
+                            rows, cols)
 
 
 def run_layer(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
@@ -117,16 +121,11 @@ def run_layer(unit, a, b, *, seed, stall=0.2, label=None, extra_sources=(),
         compare.assert_codes_equal(got.reshape(-1), expected.reshape(-1), seed=seed,
                                    inputs={"m": (index_m.reshape(-1), None),
                                            "n": (index_n.reshape(-1), None)},
-                                   out_fmt=accumulator_format(unit),
+                                   out_fmt=unit.out_fmt,
                                    what=f"C[m, n] of a {m}x{k}x{n} layer")
     except AssertionError as exc:
         raise harness.BenchFailure(f"{result['run_dir'] / 'sim.log'}:\n{exc}") from None
     return result
-
-
-def accumulator_format(unit):
-    """The IntFormat of the array's acc_bits-bit sums."""
-    return formats.IntFormat(unit.acc_bits, unit.signed)
 
 
 def layer_sums_on_array(*, rows, cols, seed, stall=0.2, log=None):
@@ -149,7 +148,7 @@ def layer_sums_on_array(*, rows, cols, seed, stall=0.2, log=None):
                                                "k_max": max(k, 256)})
         result, got = stream_gemm(unit, codes, w_codes, seed=seed + index, stall=stall,
                                   label=f"{layer.name} on macarray {rows}x{cols}")
-        values = accumulator_format(unit).decode_int(got).astype(np.int64)
+        values = unit.out_fmt.decode_int(got).astype(np.int64)
         expected = layer.array_sums(codes)
         if not np.array_equal(values, expected):
             bad = np.argwhere(values != expected)[:4]

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import time
 import uuid
+import weakref
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -466,11 +467,16 @@ def _write_sources(build_dir, label, text, extra_sources):
     return paths
 
 
+_CONVERTED = weakref.WeakKeyDictionary()      # component -> its Verilog in `stream.Probed`
+
+
 def _build_fast(component, label, sim_dir, extra_sources=()):
     """Build `component` (in `stream.Probed`) with the fast-path testbench and
     `extra_sources`, cached; return (binary, build seconds, build directory)."""
     from tb import fastpath
-    text = verilog.convert(stream.Probed(component), TOPLEVEL)
+    text = _CONVERTED.get(component)
+    if text is None:     # (a big unit takes seconds: once per unit object and process)
+        text = _CONVERTED[component] = verilog.convert(stream.Probed(component), TOPLEVEL)
     extra_sources = _extra_sources(extra_sources)
     flags = json.dumps(["fastpath", _FAST_BUILD_ARGS, _MAKE_VARIABLES, "pch", _FAST_ONE_FILE])
     parts = [text, flags, simulator_version("verilator"), fastpath.testbench_digest()]

@@ -11,17 +11,23 @@ stalled outputs checked to hold still, the result compared element for element:
   row (K = 1), so C is the table of all products, tile by tile at the fastest tile rate;
 - a BitLinear layer (golden.qlinear) with its integer product on the ternary array;
 - the accumulator at its limits: K = k_max of extreme operands with the default width
-  (exact), and one bit too narrow in both overflow modes (wrap, saturate).
+  (exact), and one bit too narrow in both overflow modes (wrap, saturate);
+- FP PEs (golden.mac.fp_gemm): FP8 E4M3, FP8 E5M2 and BF16, exact and L-Mul products, FP32
+  and Kulisch accumulation (every mul x acc pair on E4M3), the same two layer shapes
+  with layer-like operands (normal values over a 2^12 range, 1% codes of any exponent,
+  a few special values), and every FP8 operand pair.
 
 The generic bench (tb/test_protocol.py) checks latency and throughput.
 """
+
+import functools
 
 import numpy as np
 import pytest
 
 from golden import formats
 from hdl import verilog
-from tb import gemmbench, harness
+from tb import gemmbench, harness, vectors
 from tb.primitives import model_sources
 
 INT8, UINT8, INT4, INT16 = (formats.IntFormat(8, True), formats.IntFormat(8, False),
@@ -29,7 +35,13 @@ INT8, UINT8, INT4, INT16 = (formats.IntFormat(8, True), formats.IntFormat(8, Fal
 
 
 def _unit(params):
-    return verilog.build_unit("macarray", params)
+    """The unit of `params`, built once per process (so is its Verilog: tb.harness)."""
+    return _units(tuple(sorted(params.items())))
+
+
+@functools.cache
+def _units(items):
+    return verilog.build_unit("macarray", dict(items))
 
 
 def _random(fmt, shape, rng):
@@ -118,13 +130,68 @@ def test_bitlinear_layer_on_the_ternary_array():
 
     def on_array(x_codes, w_codes):
         _, got = gemmbench.stream_gemm(unit, x_codes, w_codes, seed=seed)
-        return gemmbench.accumulator_format(unit).decode_int(got)
+        return unit.out_fmt.decode_int(got)
 
     expected = qlinear.bitlinear(x, w)
     got = qlinear.bitlinear(x, w, sums=on_array)
     differ = np.argwhere(got.view(np.uint32) != expected.view(np.uint32))
     assert differ.size == 0, f"seed {seed}: {len(differ)} outputs differ, first {differ[:3]}"
     assert np.unique(qlinear.bitlinear_weights(w)[0]).size == 3      # -1, 0 and +1 occur
+
+
+# (a_fmt, mul, acc) of the FP PE kinds benched.
+FP_KINDS = [("fp8_e4m3", "lmul", "kulisch"), ("fp8_e4m3", "exact", "fp32"),
+            ("fp8_e4m3", "exact", "kulisch"), ("fp8_e4m3", "lmul", "fp32"),
+            ("fp8_e5m2", "exact", "kulisch"), ("fp8_e5m2", "lmul", "fp32"),
+            ("bf16", "exact", "fp32"), ("bf16", "lmul", "kulisch")]
+
+
+def _fp_params(kind):
+    """2 x 3 arrays; BF16 2 x 2 (a BF16 Kulisch sum has 525 bits: seconds of conversion
+    per column)."""
+    fmt, mul, acc = kind
+    return {"rows": 2, "cols": 2 if fmt == "bf16" else 3, "a_fmt": fmt, "mul": mul,
+            "acc": acc}
+
+
+def _fp_operands(fmt, shape, rng):
+    """Layer-like codes: normal values times 2^-6..2^6 (subnormals among them), 1% random
+    finite codes of any exponent (products that overflow or underflow), and 0.02% directed
+    special values (zeros, extremes, Inf, NaN)."""
+    values = rng.standard_normal(shape) * np.exp2(rng.integers(-6, 7, size=shape))
+    codes = fmt.encode(np.clip(values, -fmt.max_value, fmt.max_value))
+    wild = rng.integers(0, 1 << fmt.bits, size=shape, dtype=np.uint64)
+    _, _, _, nan, inf = fmt.decompose(wild)
+    wild = np.where(nan | inf, codes, wild)
+    pick = rng.random(shape)
+    codes = np.where(pick < 0.01, wild, codes)
+    return np.where(pick < 0.0002, rng.choice(vectors.float_directed(fmt), size=shape), codes)
+
+
+FP_LAYERS = [(kind, shape) for kind in FP_KINDS for shape in ((64, 256, 64), (37, 100, 29))]
+
+
+@pytest.mark.parametrize("kind,shape", FP_LAYERS,
+                         ids=[f"{'-'.join(k)}-{'x'.join(map(str, s))}" for k, s in FP_LAYERS])
+def test_fp_layer(kind, shape):
+    params = _fp_params(kind)
+    unit = _unit(params)
+    m, k, n = shape
+    seed = harness.bench_seed()
+    rng = np.random.default_rng(seed)
+    a, b = _fp_operands(unit.a_fmt, (m, k), rng), _fp_operands(unit.a_fmt, (k, n), rng)
+    gemmbench.run_layer(unit, a, b, seed=seed, label=_label(params))
+
+
+@pytest.mark.parametrize("kind", [k for k in FP_KINDS if k[0] != "bf16"],
+                         ids=["-".join(k) for k in FP_KINDS if k[0] != "bf16"])
+def test_fp_every_operand_pair(kind):
+    """Every pair of FP8 codes (65,536), specials included, as the products table (K = 1)."""
+    params = _fp_params(kind)
+    unit = _unit(params)
+    codes = np.arange(1 << unit.a_fmt.bits, dtype=np.uint64)
+    gemmbench.run_layer(unit, codes[:, None], codes[None, :], seed=harness.bench_seed(),
+                        label=_label(params))
 
 
 def _extremes(fmt, shape, rng):
@@ -164,18 +231,24 @@ def test_driver_refuses_a_reduction_beyond_the_exact_range():
         gemmbench.run_layer(unit, a, a.T, seed=1)
 
 
-def test_a_bench_fails_when_golden_is_one_off(monkeypatch):
-    """The layer bench can fail: golden's sum one ulp off in one element."""
-    unit = _unit({"rows": 2, "cols": 2})
+@pytest.mark.parametrize("params", [{"rows": 2, "cols": 2}, _fp_params(FP_KINDS[0])],
+                         ids=["int8", "-".join(FP_KINDS[0])])
+def test_a_bench_fails_when_golden_is_one_off(monkeypatch, params):
+    """The layer bench can fail: golden's sum one ulp (one code) off in one element."""
+    unit = _unit(params)
     function, kwargs = unit.golden
 
     def off_by_one(a, b, **kw):
         out = function(a, b, **kw)
-        out[1, 2] = (out[1, 2] + 1) % (1 << unit.acc_bits)
+        out[1, 2] = (out[1, 2] + 1) % (1 << unit.out_fmt.bits)
         return out
 
     monkeypatch.setattr(type(unit), "golden", property(lambda self: (off_by_one, kwargs)))
     rng = np.random.default_rng(5)
+    shapes = (3, 9), (9, 4)
+    if unit.fp:
+        a, b = (_fp_operands(unit.a_fmt, shape, rng) for shape in shapes)
+    else:
+        a, b = (_random(INT8, shape, rng) for shape in shapes)
     with pytest.raises(harness.BenchFailure, match=r"seed 7"):
-        gemmbench.run_layer(unit, _random(INT8, (3, 9), rng), _random(INT8, (9, 4), rng),
-                            seed=7)
+        gemmbench.run_layer(unit, a, b, seed=7)

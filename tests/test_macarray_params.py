@@ -12,7 +12,23 @@ from tb import gemmbench
 @pytest.mark.parametrize("params,exc,message", [
     ({"rows": 0}, ValueError, r"rows must be in 1\.\.64, not 0"),
     ({"cols": 2.0}, TypeError, r"cols must be an integer, not 2\.0"),
-    ({"a_fmt": formats.BF16}, TypeError, r"a_fmt must be an IntFormat"),
+    ({"a_fmt": 8}, TypeError, r"a_fmt must be an IntFormat or a FloatFormat, not 8"),
+    ({"a_fmt": formats.BF16, "b_fmt": formats.FP8_E4M3}, ValueError,
+     r"FP PEs take b_fmt = a_fmt \(bf16\), not fp8_e4m3"),
+    ({"a_fmt": formats.FP32}, ValueError,
+     r"a_fmt must have at most 16 bits for FP PEs, not 32 \(fp32\)"),
+    ({"a_fmt": formats.FP8_E4M3, "multiplier": "dsp"}, ValueError,
+     r"multiplier='dsp': FP PEs \(fp8_e4m3\) build their multipliers in LUTs"),
+    ({"a_fmt": formats.FP8_E4M3, "acc_bits": 20}, ValueError,
+     r"acc_bits applies to integer PEs; an FP PE's accumulator is set by acc"),
+    ({"a_fmt": formats.FP8_E4M3, "overflow": "saturate"}, ValueError,
+     r"overflow applies to integer PEs, not to FP PEs \(fp8_e4m3\)"),
+    ({"a_fmt": formats.FP8_E4M3, "acc": "fp16"}, ValueError,
+     r"acc must be one of 'fp32', 'kulisch', not 'fp16'"),
+    ({"a_fmt": formats.FP8_E4M3, "mul": "approx"}, ValueError,
+     r"mul must be one of 'lmul', 'exact', not 'approx'"),
+    ({"mul": "lmul"}, ValueError, r"mul and acc apply to FP PEs \(a_fmt a FloatFormat\), "
+                                  r"not to int8 x int8"),
     ({"b_fmt": formats.IntFormat(20, True)}, ValueError, r"b_fmt must have 2\.\.18 bits, not 20"),
     ({"acc_bits": 15}, ValueError, r"acc_bits must be in 16\.\.64 for int8 x int8, not 15"),
     ({"k_max": 0}, ValueError, r"k_max must be in 1\.\.1048576, not 0"),
@@ -68,6 +84,24 @@ def test_defaults_and_derived_attributes():
     assert packed.latency == 4 + 2 + 12 + 5      # (block, transport registers, sites, edges)
     assert hybrid.notes == ["hybrid: 156 PEs on MULT18X18D (rows 0.. in order), 100 PEs "
                             "with LUT multipliers"]
+
+
+def test_fp_derived_attributes():
+    """FP PEs: the Kulisch width from golden.dot.kulisch_range (guard bits for k_max), one
+    more cycle each for the term register and the rounding; FP32 codes out."""
+    unit = verilog.build_unit("macarray", {"rows": 2, "cols": 2, "a_fmt": "fp8_e4m3",
+                                           "mul": "lmul", "acc": "kulisch", "k_max": 300})
+    assert unit.guard_bits == 9 and gemmbench.exact_k(unit) == 512
+    # L-Mul E4M3 products: 3 mantissa bits, exponents 2 * (-6) .. 2 * 8 + 2: lsb 2^-15,
+    # below 2^19; 9 guard bits and a sign.
+    assert unit.acc_bits == 19 + 15 + 9 + 1
+    assert unit.out_fmt == formats.FP32 and unit.o.payload.shape().size == 64
+    assert unit.latency == 2 + 2 + 5 + 1 and unit.ops_per_cycle == 4
+    function, kwargs = unit.golden
+    assert function is mac.fp_gemm and kwargs == {"fmt": formats.FP8_E4M3, "mul": "lmul",
+                                                  "acc": "kulisch", "guard_bits": 9}
+    fp32 = verilog.build_unit("macarray", {"rows": 3, "cols": 2, "a_fmt": "bf16"})
+    assert (fp32.acc_bits, fp32.latency, gemmbench.exact_k(fp32)) == (32, 1 + 2 + 5, None)
 
 
 def test_tiles_cut_and_reassemble_any_shape():
