@@ -15,7 +15,9 @@ The split matters for sweeps and for errors:
 - `run` does both for one job, with the cache (what `scripts/synth.py` uses).
 
 Result fields (one JSON file per run, see `fpga.cache`): ``unit``, ``params``,
-``params_key``, ``ops_per_cycle``, ``latency``, ``target``, ``family``, ``device``,
+``params_key``, ``ops_per_cycle``, ``latency``, ``layer_cycles`` (units with
+``layer_cycles(m, k, n)``, the MAC arrays: the cycles of `REFERENCE_LAYER`; else None),
+``target``, ``family``, ``device``,
 ``package``, ``speed``, ``variant``, ``context``, ``seed``, ``freq_target_mhz``, ``tools``
 (version lines), ``yosys_script`` and ``nextpnr_args`` (exactly what ran, in ``run_dir``),
 ``wrapper_pins``, ``lut4``, ``lut4_equiv``, ``ff``, ``ff_unit`` (total minus the wrapper's
@@ -41,7 +43,10 @@ from . import cache as cache_mod
 from . import parse, targets, tools, wrapper
 
 __all__ = ["Job", "check_job", "build_unit", "tool_versions", "prepare", "execute", "run", "ROOT",
-           "VERILOG_DIR", "DEFAULT_TIMEOUT_S", "STATUSES"]
+           "VERILOG_DIR", "DEFAULT_TIMEOUT_S", "STATUSES", "REFERENCE_LAYER"]
+
+#: (M, K, N) of the matrix product whose cycles a MAC array's results record
+REFERENCE_LAYER = (64, 256, 64)
 
 ROOT = Path(__file__).resolve().parent.parent
 VERILOG_DIR = ROOT / "build" / "verilog"
@@ -225,10 +230,12 @@ def prepare(job, *, cache=None, versions=None, verilog_dir=VERILOG_DIR):
                               "seed": job.seed, "tools": versions})
     ops = getattr(unit, "ops_per_cycle", 1)
     latency = getattr(unit, "latency", None)
+    layer = getattr(unit, "layer_cycles", None)           # (MAC arrays)
     return {
         "key": key, "unit": job.unit, "params": {k: _jsonable(v) for k, v in job.params.items()},
         "params_key": params_key, "ops_per_cycle": ops,
         "latency": latency if isinstance(latency, int) else None,
+        "layer_cycles": layer(*REFERENCE_LAYER) if callable(layer) else None,
         "target": tgt.name, "family": tgt.family, "device": tgt.device, "package": tgt.package,
         "speed": tgt.speed, "variant": job.variant, "context": context, "seed": job.seed,
         "freq_target_mhz": freq, "timeout_s": job.timeout_s, "tools": versions,
@@ -270,7 +277,8 @@ class _Failed(Exception):
         self.status, self.message = status, message
 
 
-_RESULT_FIELDS = ("key", "unit", "params", "params_key", "ops_per_cycle", "latency", "target",
+_RESULT_FIELDS = ("key", "unit", "params", "params_key", "ops_per_cycle", "latency",
+                  "layer_cycles", "target",
                   "family", "device", "package", "speed", "variant", "context", "seed",
                   "freq_target_mhz", "tools", "wrapper_ff", "wrapper_pins", "yosys_script",
                   "nextpnr_args", "verilog", "run_dir")

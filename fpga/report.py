@@ -54,6 +54,7 @@ COLUMNS = {
     "fmax_mhz": "Fmax (MHz)",
     "throughput_mops": "throughput (Mop/s)",
     "throughput_per_klut": "throughput per 1k LUT sites (Mop/s)",
+    "layer_cycles": "cycles of a 64×256×64 layer",
     "critical_path_ns": "critical path (ns)",
     "freq_target_mhz": "P&R goal (MHz)",
 }
@@ -263,15 +264,18 @@ def md_text(text):
     return re.sub(r"([\\`*\[\]])", r"\\\1", text)
 
 
-def table_columns():
-    """Column headers of the per-family table."""
+def table_columns(layer=False):
+    """Column headers of the per-family table; `layer`: with the MAC arrays' cycles of the
+    reference layer (`fpga.flow.REFERENCE_LAYER`)."""
     return ["parameters", "target", "variant"] + [COLUMNS[f] for f in (
         "lut4_equiv", "lut4", "carry", "ff_unit", "ff", "dsp", "bram", "fmax_mhz",
-        "throughput_mops", "throughput_per_klut", "freq_target_mhz")] + ["status"]
+        "throughput_mops", "throughput_per_klut") + ("layer_cycles",) * layer
+        + ("freq_target_mhz",)] + ["status"]
 
 
-def row_cells(row):
-    """The per-family table cells of one aggregated row (strings)."""
+def row_cells(row, layer=False):
+    """The per-family table cells of one aggregated row (strings), matching
+    ``table_columns(layer)``."""
     fmax = _num(row.get("fmax_mhz"), 1)
     if len(row.get("seeds", [])) > 1 and row.get("fmax_best_mhz"):
         fmax = f"{fmax} (best {row['fmax_best_mhz']:.1f}, {row['seeds_ok']} seeds)"
@@ -286,7 +290,8 @@ def row_cells(row):
     return [_params_label(row), row["target"], row["variant"],
             count("lut4_equiv"), count("lut4"), count("carry"), count("ff_unit"), count("ff"),
             count("dsp"), count("bram"), fmax, _num(row.get("throughput_mops"), 1),
-            _num(row.get("throughput_per_klut"), 1), goal, row["status"]]
+            _num(row.get("throughput_per_klut"), 1)] + [_num(row.get("layer_cycles"))] * layer + [
+            goal, row["status"]]
 
 
 def _slug(text):
@@ -491,13 +496,20 @@ def _fpga_families(rows):
     return list(dict.fromkeys(r.get("family") or "ecp5" for r in rows))
 
 
-def _plot(family, family_rows, path):
+_PLOT_METRICS = {"fmax_mhz": ("Fmax", "Fmax (MHz, median over seeds)"),
+                 "throughput_mops": ("throughput", "throughput (Mop/s = ops per cycle × "
+                                                   "median Fmax)")}
+
+
+def _plot(family, family_rows, path, metric="fmax_mhz"):
+    """LUT sites against `metric` (Fmax or throughput), one panel per FPGA family."""
     pyplot = _pyplot()
-    ok = [r for r in family_rows if _plottable(r)]
+    ok = [r for r in family_rows if _plottable(r, metric)]
     fpga = _fpga_families(ok) or ["ecp5"]
-    most = max((len({(r["lut4_equiv"], r["fmax_mhz"]) for r in ok
+    most = max((len({(r["lut4_equiv"], r[metric]) for r in ok
                      if (r.get("family") or "ecp5") == fam}) for fam in fpga), default=0)
-    figure, axes_list = _panels(pyplot, len(fpga), f"{family}: area against Fmax", most)
+    what, axis = _PLOT_METRICS[metric]
+    figure, axes_list = _panels(pyplot, len(fpga), f"{family}: area against {what}", most)
     handles = {}
     targets = list(dict.fromkeys(r["target"] for r in ok))
     for axes, fam in zip(axes_list, fpga):
@@ -513,7 +525,7 @@ def _plot(family, family_rows, path):
                     continue
                 color = _COLORS[targets.index(tgt) % len(_COLORS)]
                 handle = axes.scatter([r["lut4_equiv"] for r in points],
-                                      [r["fmax_mhz"] for r in points],
+                                      [r[metric] for r in points],
                                       marker=_MARKERS.get(variant, "x"), s=46,
                                       facecolors="none", edgecolors=color, linewidths=1.4)
                 handles.setdefault(f"{variant}, {tgt}", handle)
@@ -521,12 +533,12 @@ def _plot(family, family_rows, path):
                     text = _varying_label(r, family_rows)
                     if r.get("dsp"):
                         text += f" +{r['dsp']} DSP"
-                    labels.append((r["lut4_equiv"], r["fmax_mhz"], text))
+                    labels.append((r["lut4_equiv"], r[metric], text))
         for label in _merge_labels(labels):
             _add_label(axes, *label)
-        _limits(axes, [r["lut4_equiv"] for r in rows], [r["fmax_mhz"] for r in rows])
+        _limits(axes, [r["lut4_equiv"] for r in rows], [r[metric] for r in rows])
         axes.set_xlabel(f"{_SITES.get(fam, 'LUT sites')}, log scale", fontsize=9)
-        axes.set_ylabel("Fmax (MHz, median over seeds)", fontsize=9)
+        axes.set_ylabel(axis, fontsize=9)
         axes.set_title(_FAMILY_NAMES.get(fam, fam), fontsize=10)
         axes.grid(True, which="both", alpha=0.3)
     return _finish(figure, axes_list, [(h, name) for name, h in handles.items()], path)
@@ -771,8 +783,9 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
         family_rows = [r for r in rows if r["section"] == family]
         md += [f"## {md_text(family)}", ""]
         cells = []
+        layer = any(r.get("layer_cycles") for r in family_rows)
         for row in family_rows:
-            line = row_cells(row)
+            line = row_cells(row, layer)
             cache_root = Path(row.get("run_dir", "")).parent.parent
             result_file = cache_root / "results" / f"{row.get('key')}.json"
             if row.get("run_dir") and result_file.exists():
@@ -781,7 +794,8 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
             if log and Path(log).exists():
                 line[-1] = _link(line[-1], _rel(log, out_dir))
             cells.append(line)
-        md += [study_files.md_table(table_columns(), cells, "lll" + "r" * 11 + "l"), ""]
+        md += [study_files.md_table(table_columns(layer), cells,
+                                    "lll" + "r" * (11 + layer) + "l"), ""]
         critical = [(row, row.get("critical_path")) for row in family_rows
                     if row.get("critical_path")]
         if critical:
@@ -795,6 +809,13 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
         figures[plot.name] = _plot(family, family_rows, plot)
         plots.append(plot)
         md += [f"![{md_text(family)}: area against Fmax]({plot.name})", ""]
+    arrays = [r for r in rows if r.get("layer_cycles")]
+    if arrays:                                  # (MAC arrays: every family side by side)
+        plot = out_dir / "arrays-area-throughput.png"
+        figures[plot.name] = _plot("MAC arrays", arrays, plot, metric="throughput_mops")
+        plots.append(plot)
+        md += ["## MAC arrays side by side", "",
+               f"![MAC arrays: area against throughput]({plot.name})", ""]
 
     compare_start = len(md)
     for number, compare in enumerate(compares, 1):

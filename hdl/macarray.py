@@ -126,6 +126,9 @@ class MACArray(wiring.Component):
         Multiply-adds per cycle while beats stream in: rows x cols.
     cycles_per_tile(k) : int
         Input cycles a tile of k beats occupies at full rate: max(k, min_tile_cycles).
+    layer_cycles(m, k, n) : int
+        Cycles of a whole M x K x N product at full rate (the FPGA report's "cycles of a
+        64x256x64 layer").
     ops_per_item, stream_group : int, (int, int)
         rows x cols multiply-adds per beat; the shortest full-rate tile,
         (min_tile_cycles) beats, and its rows output beats (`hdl.protocol`).
@@ -435,6 +438,17 @@ class MACArray(wiring.Component):
         """Input cycles of a tile of `k` beats at full rate."""
         k = checks.integer("k", k, lo=1)
         return max(k, self.min_tile_cycles)
+
+    def layer_cycles(self, m, k, n):
+        """Cycles of an M x K x N matrix product at full rate (`o` ready), tiled as
+        `tb.gemmbench` does (ceil(M / rows) x ceil(N / cols) tiles of K beats): from the
+        cycle the first beat is accepted to the cycle the last result row leaves, both
+        counted."""
+        m, k, n = (checks.integer(name, value, lo=1) for name, value in
+                   (("m", m), ("k", k), ("n", n)))
+        tiles = -(-m // self.rows) * -(-n // self.cols)
+        last_beat = k - 1 + (tiles - 1) * self.cycles_per_tile(k)
+        return last_beat + self.latency + 2 * (self.rows - 1) + 1
 
     @property
     def ops_per_item(self):

@@ -223,6 +223,23 @@ def test_accumulator_at_k_max(overflow, narrow):
     assert (sums[0, 0] == exact[0, 0] % (1 << unit.acc_bits)) == (overflow == "wrap" or not narrow)
 
 
+@pytest.mark.parametrize("params,shape", [
+    ({"rows": 4, "cols": 4}, (64, 256, 64)), ({"rows": 4, "cols": 4}, (9, 3, 5)),
+    ({"rows": 3, "cols": 2, "multiplier": "dsp"}, (7, 20, 5)),
+    ({"rows": 2, "cols": 3, "a_fmt": "fp8_e4m3", "acc": "kulisch"}, (5, 2, 7)),
+    ({"rows": 1, "cols": 3}, (4, 1, 4))], ids=lambda x: str(x))
+def test_layer_cycles_are_what_the_array_takes(params, shape):
+    """`layer_cycles` (the FPGA report's cycles of a layer) against the fast path's count
+    with no stalls: from the end of reset, the flush, then the layer (long and short
+    tiles, DSP and FP PEs, one row)."""
+    unit = _unit(params)
+    m, k, n = shape
+    a, b = np.zeros((m, k), dtype=np.uint64), np.zeros((k, n), dtype=np.uint64)
+    result, _ = gemmbench.stream_gemm(unit, a, b, seed=1, stall=0.0,
+                                      extra_sources=_models(params))
+    assert result["cycles"] == unit.flush_cycles + unit.layer_cycles(m, k, n)
+
+
 def test_driver_refuses_a_reduction_beyond_the_exact_range():
     unit = _unit({"rows": 2, "cols": 2, "k_max": 16})
     a = np.zeros((2, 17), dtype=np.uint64)
