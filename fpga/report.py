@@ -735,7 +735,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     -------
     dict with the paths written: ``markdown``, ``html``, ``json``, ``plots`` (every PNG);
     ``comparisons``, the Markdown of the comparison tables alone, without charts (for a
-    README); and
+    README); ``tables``, the same of the per-family tables;
     ``studies``, the names of the studies included; ``figures``, per PNG name what was
     drawn (``size`` in pixels, and per panel its ``title``, ``xlabel``, ``ylabel``,
     ``frame`` and ``labels`` as (text, (x0, y0, x1, y1)) in pixels, ``arrows``).
@@ -778,7 +778,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     for line in header:
         md += [line, ""]
 
-    plots, figures = [], {}
+    plots, figures, tables = [], {}, []
     for family in families:
         family_rows = [r for r in rows if r["section"] == family]
         md += [f"## {md_text(family)}", ""]
@@ -794,8 +794,10 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
             if log and Path(log).exists():
                 line[-1] = _link(line[-1], _rel(log, out_dir))
             cells.append(line)
-        md += [study_files.md_table(table_columns(layer), cells,
-                                    "lll" + "r" * (11 + layer) + "l"), ""]
+        table = study_files.md_table(table_columns(layer), cells,
+                                     "lll" + "r" * (11 + layer) + "l")
+        md += [table, ""]
+        tables += [f"#### {md_text(family)}", "", table, ""]
         critical = [(row, row.get("critical_path")) for row in family_rows
                     if row.get("critical_path")]
         if critical:
@@ -876,7 +878,8 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     html_path.write_text(render_html(markdown_text, title))
     json_path.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str) + "\n")
     return {"markdown": md_path, "html": html_path, "json": json_path, "plots": plots,
-            "comparisons": comparisons, "studies": [s["name"] for s in included],
+            "comparisons": comparisons, "tables": "\n".join(tables),
+            "studies": [s["name"] for s in included],
             "figures": figures}
 
 

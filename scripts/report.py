@@ -3,7 +3,7 @@
     .venv/bin/python scripts/report.py [--designs designs/default.toml] [--out build/report]
                                        [--jobs N | --executor dask --scheduler ADDRESS]
                                        [--no-run] [--force] [--cache build/fpga]
-                                       [--readme SECTION]
+                                       [--readme SECTION [--readme-tables]]
 
 Studies that scripts wrote into build/studies/ (scripts/lmul_error.py, scripts/mlp_digits.py;
 `make studies`) are appended when the design set has a unit they are about (L-Mul), each
@@ -39,7 +39,12 @@ def _arguments(argv):
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--readme", metavar="SECTION", help="also write the comparison tables "
                         "into README.md between the <!-- SECTION:begin/end --> markers")
-    return parser.parse_args(argv)
+    parser.add_argument("--readme-tables", action="store_true", help="with --readme: the "
+                        "per-family tables too, before the comparisons")
+    args = parser.parse_args(argv)
+    if args.readme_tables and not args.readme:
+        parser.error("--readme-tables needs --readme SECTION")
+    return args
 
 
 def cached_results(design_jobs, cache):
@@ -102,8 +107,9 @@ def main(argv=None):
     if args.readme:
         _common.write_readme_section(
             args.readme, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}); full report: "
-            f"`make report DESIGNS={args.designs}`.\n\n" + paths["comparisons"].replace(
-                "## Comparison: ", "#### "))
+            f"`make report DESIGNS={args.designs}`.\n\n"
+            + (paths["tables"] + "\n" if args.readme_tables else "")
+            + paths["comparisons"].replace("## Comparison: ", "#### "))
     html_path = Path(paths["html"])
     print(f"report: {html_path} (open it in a browser), {paths['markdown']}, "
           f"{len(paths['plots'])} plots")

@@ -184,3 +184,32 @@ def test_sweep_then_report_scripts(tmp_path):
     assert len(parser.refs) >= 3
     for ref in parser.refs:
         assert (index.parent / ref).exists(), ref
+
+
+def test_mac_arrays_show_their_layer_cycles_and_a_throughput_plot(tmp_path):
+    """Rows with ``layer_cycles`` (MAC arrays) get the column, families without it do not;
+    every array lands on one area-against-throughput chart; ``tables`` is the Markdown of
+    the per-family tables (README)."""
+    arrays = []
+    for index, (rows, fmax) in enumerate(((4, 200.0), (8, 180.0))):
+        result = _result(tmp_path, unit="macarray", fmt="int8", fmax=fmax,
+                         luts=1000 * (index + 1), key=f"array{rows}")
+        result.update(params={"rows": rows, "cols": rows},
+                      params_key=f"macarray(rows={rows}, cols={rows})",
+                      ops_per_cycle=rows * rows, layer_cycles=70000 // rows)
+        arrays.append(("arrays", result))
+    entries = arrays + [("multipliers", _result(tmp_path))]
+    paths = report.write_report(entries, tmp_path / "report")
+    markdown = Path(paths["markdown"]).read_text()
+    arrays_part, multipliers_part = markdown.split("## multipliers")
+    column = report.COLUMNS["layer_cycles"]
+    assert column in arrays_part and column not in multipliers_part.split("## MAC arrays")[0]
+    assert "| 17,500 |" in arrays_part and "| 8,750 |" in arrays_part
+    # 8 x 8 at 180 MHz: 11,520 Mop/s
+    assert "11,520" in arrays_part or "11520" in arrays_part
+    chart = paths["figures"]["arrays-area-throughput.png"]
+    (panel,) = chart["panels"]
+    assert panel["ylabel"].startswith("throughput") and len(panel["labels"]) == 2
+    assert "#### arrays" in paths["tables"] and column in paths["tables"]
+    cells = report.row_cells(report.aggregate(arrays)[0], layer=True)
+    assert len(cells) == len(report.table_columns(layer=True))
