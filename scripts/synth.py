@@ -64,11 +64,12 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rows = report.aggregate([(args.unit, result) for result in results])
-    headers = report.table_columns()
+    layer = any(row.get("layer_cycles") for row in rows)        # (MAC arrays)
+    headers = report.table_columns(layer)
     print("| " + " | ".join(headers) + " |")
     print("|" + "---|" * len(headers))
     for row in rows:
-        print("| " + " | ".join(report.row_cells(row)) + " |")
+        print("| " + " | ".join(report.row_cells(row, layer)) + " |")
     for result in results:
         if result["status"] == "ok":
             print(f"seed {result['seed']}: critical path {result['critical_path']}")
