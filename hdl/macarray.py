@@ -25,7 +25,10 @@ def default_acc_bits(a_fmt, b_fmt, k_max):
     return a_fmt.bits + b_fmt.bits + (k_max - 1).bit_length()
 
 
-_DSP_TRANSPORT = 1       # fabric registers on each side of a DSP PE's block
+# Fabric registers between a DSP PE's operand registers and its block, and between the
+# block and its accumulator (the longer way: the block's row can be far from the PE).
+_DSP_OPERAND_TRANSPORT = 1
+_DSP_PRODUCT_TRANSPORT = 2
 
 
 class MACArray(wiring.Component):
@@ -238,9 +241,11 @@ class MACArray(wiring.Component):
                     f"= {self.rows * self.cols} outputs need {pes} {primitive} blocks, more "
                     f"than {what}; use multiplier='hybrid' or 'lut', or fewer PEs")
             # A DSP block can sit far from its PE's fabric (12x12: 3.9 ns of routing from
-            # the block's fabric register to the accumulator), so its operands and its
-            # product each cross with one more register: the placer puts it between.
-            self._mul_latency = probe.latency + 2 * _DSP_TRANSPORT
+            # the block's fabric register to the accumulator, and still 2.1 ns with one
+            # register between), so its operands cross with one more register and its
+            # product with two: the placer puts them between.
+            self._mul_latency = (probe.latency + _DSP_OPERAND_TRANSPORT
+                                 + _DSP_PRODUCT_TRANSPORT)
         else:
             self._mul_latency = 1                    # the product register
         self.dsp_blocks = budget
@@ -314,12 +319,12 @@ class MACArray(wiring.Component):
         m.submodules[f"{name}_mul"] = mul = self._new_multiplier(kind)
         latency = mul.latency
         if kind in ("dsp", "packed"):                 # (the transport registers)
-            for step in range(_DSP_TRANSPORT):
+            for step in range(_DSP_OPERAND_TRANSPORT):
                 a_near = Signal.like(a, name=f"{name}_a_to_dsp{step}", reset_less=True)
                 b_near = Signal.like(b, name=f"{name}_b_to_dsp{step}", reset_less=True)
                 m.d.sync += [a_near.eq(a), b_near.eq(b)]
                 a, b = a_near, b_near
-            latency += _DSP_TRANSPORT
+            latency += _DSP_OPERAND_TRANSPORT
         m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
         product = mul.p
         # The product's transport register (DSP PEs); a LUT product registered, then
@@ -415,8 +420,9 @@ class MACArray(wiring.Component):
     def min_tile_cycles(self):
         """Fewest cycles between two tiles' last beats at full rate (`o` ready): at least
         2 rows - 1 (see the class docstring), and enough for the credits: a tile's rows
-        hold theirs from its last beat until they leave (row r, latency + 2r cycles
-        later), and a last beat waits for `rows` free ones."""
+        hold theirs from its last beat until the cycle after they leave (row r leaves
+        latency + 2r cycles later; its credit counts again one cycle after that), and a
+        last beat waits for `rows` free ones."""
         rows, latency, free = self.rows, self.latency, self.fifo_rows
         period = 2 * rows - 1
         while True:
@@ -426,7 +432,7 @@ class MACArray(wiring.Component):
             for n in range(tiles):
                 t = n * period
                 held = sum(1 for m in range(n) for r in range(rows)
-                           if m * period + latency + 2 * r + 1 > t)
+                           if m * period + latency + 2 * r + 2 > t)
                 if free - held < rows:
                     ok = False
                     break
@@ -542,10 +548,13 @@ class MACArray(wiring.Component):
             m.d.sync += gap.eq(0)
         with m.Elif(gap != gap_max):
             m.d.sync += gap.eq(gap + 1)
-        out_fire = self.o.valid & self.o.ready
-        # A tile's credits are taken the cycle after its last beat, from a register, so
-        # that the accept decision and the credit count do not form one loop of logic.
-        m.d.sync += [ended.eq(ends), credits.eq(credits - Mux(ended, rows, 0) + out_fire)]
+        # A row's credit returns the cycle after it leaves, from a register beside `o`: the
+        # way from `o.ready` to the count crosses the array. A tile's credits are taken the
+        # cycle after its last beat, from a register, so that the accept decision and the
+        # credit count do not form one loop of logic.
+        returned = Signal(name="credit_returned")
+        m.d.sync += [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
+                     credits.eq(credits - Mux(ended, rows, 0) + returned)]
 
         # Input register. The tag of a beat: valid (add the product) and last (then clear
         # the accumulator; with valid also hand the sum on). While flushing: "clear".
