@@ -15,6 +15,7 @@ from . import dot, dsp, fpadd, intcore, kulisch, protocol
 __all__ = ["MACArray", "default_acc_bits"]
 
 MULTIPLIERS = ("lut", "dsp", "hybrid", "packed", "ternary")
+DATAFLOWS = ("output", "weight")
 TERNARY = formats.IntFormat(2, True)
 DSP_TARGETS = ("ecp5", "ice40")
 
@@ -147,17 +148,23 @@ class MACArray(wiring.Component):
                   "target": protocol.Choice(*DSP_TARGETS),
                   "dsp_blocks": protocol.Integer(),
                   "mul": protocol.Choice(*golden_dot.MULS),
-                  "acc": protocol.Choice(*golden_dot.ACCS)}
+                  "acc": protocol.Choice(*golden_dot.ACCS),
+                  "dataflow": protocol.Choice(*DATAFLOWS),
+                  "m_tile": protocol.Integer()}
     EXAMPLES = [{"rows": 2, "cols": 3, "a_fmt": "int8"},
                 {"rows": 3, "cols": 2, "a_fmt": "int4", "b_fmt": "uint8",
                  "overflow": "saturate", "acc_bits": 14},
                 {"rows": 1, "cols": 1, "a_fmt": "uint8", "k_max": 16},
                 {"rows": 2, "cols": 2, "a_fmt": "fp8_e4m3", "mul": "lmul", "acc": "kulisch"},
-                {"rows": 1, "cols": 2, "a_fmt": "bf16"}]
+                {"rows": 1, "cols": 2, "a_fmt": "bf16"},
+                {"rows": 2, "cols": 3, "a_fmt": "int8", "dataflow": "weight", "m_tile": 8},
+                {"rows": 3, "cols": 4, "b_fmt": "int2", "multiplier": "ternary",
+                 "dataflow": "weight"}]
 
     def __init__(self, *, rows=4, cols=4, a_fmt=formats.IntFormat(8, True), b_fmt=None,
                  k_max=256, acc_bits=None, overflow="wrap", multiplier="lut",
-                 target="ecp5", dsp_blocks=None, mul="exact", acc="fp32"):
+                 target="ecp5", dsp_blocks=None, mul="exact", acc="fp32",
+                 dataflow="output", m_tile=None):
         # A constructor that raises leaves nothing to elaborate: no "never used" warning.
         self._MustUse__silence = True
         self.rows = checks.integer("rows", rows, lo=1, hi=64)
@@ -168,14 +175,29 @@ class MACArray(wiring.Component):
         self.target = checks.choice("target", target, DSP_TARGETS)
         self.mul = checks.choice("mul", mul, golden_dot.MULS)
         self.acc = checks.choice("acc", acc, golden_dot.ACCS)
+        self.dataflow = checks.choice("dataflow", dataflow, DATAFLOWS)
         self.fp = isinstance(a_fmt, formats.FloatFormat)
         if self.fp:
             self._init_fp(a_fmt, b_fmt, acc_bits, overflow)
         else:
             self._init_int(a_fmt, b_fmt, acc_bits, overflow, dsp_blocks)
-        beat = data.StructLayout({"a": data.ArrayLayout(self.a_fmt.bits, self.rows),
-                                  "b": data.ArrayLayout(self.b_fmt.bits, self.cols),
-                                  "last": 1})
+        fields = {"a": data.ArrayLayout(self.a_fmt.bits, self.rows),
+                  "b": data.ArrayLayout(self.b_fmt.bits, self.cols)}
+        if self.dataflow == "output":
+            if m_tile is not None:
+                raise ValueError(f"m_tile applies to dataflow='weight' (the rows of A one "
+                                 f"pass holds), not to dataflow='output': leave it None, "
+                                 f"not {m_tile!r}")
+            self.m_tile = None
+            fields["last"] = 1
+        else:
+            if self.fp:
+                raise ValueError(f"dataflow='weight' is built for integer and ternary PEs, "
+                                 f"not yet for FP PEs ({a_fmt}): use dataflow='output'")
+            self.m_tile = checks.integer("m_tile", 64 if m_tile is None else m_tile,
+                                         lo=1, hi=1024)
+            fields.update(act=1, load=1, start=1, fresh=1, emit=1)
+        beat = data.StructLayout(fields)
         super().__init__({"i": In(stream.Signature(beat)),
                           "o": Out(stream.Signature(data.ArrayLayout(self.out_fmt.bits,
                                                                      self.cols)))})
@@ -348,22 +370,31 @@ class MACArray(wiring.Component):
         m.d.comb += packed.eq(w0.as_signed() + (w1.as_signed() << self._field))
         return packed
 
-    def _accumulate(self, m, tag, addend, carry, acc_fmt, acc_shape, name):
-        """One accumulator: (capture, the sum with this product) of its output."""
-        acc = Signal(acc_shape, name=f"{name}_acc", reset_less=True)
+    def _add(self, m, x, addend, carry, bits, name):
+        """An integer PE's add: `x` + `addend` + `carry` (None: none), fitted to the
+        bits-bit accumulator format (wrap or saturate)."""
         if carry is None:
-            total = acc + addend
+            total = x + addend
         else:       # (signed operands): 2x + c plus 2y + c is 2 (x + y + c)
-            total = (Cat(carry, acc).as_signed()
+            total = (Cat(carry, x).as_signed()
                      + Cat(carry, addend).as_signed())[1:].as_signed()
         total = intcore.wire(m, total, f"{name}_total")
-        code = intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
+        acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed, overflow=self.overflow)
+        return intcore.fit_fixed(m, total, acc_fmt, f"{name}_sum")
+
+    def _accumulate(self, m, tag, addend, carry, bits, name):
+        """One accumulator: (capture, the sum with this product) of its output."""
+        acc = Signal(self._acc_shape(bits), name=f"{name}_acc", reset_less=True)
+        code = self._add(m, acc, addend, carry, bits, name)
         # The clear is the flip-flops' synchronous reset: no logic in the loop.
         with m.If(tag.last):
             m.d.sync += acc.eq(0)
         with m.Elif(tag.valid):
             m.d.sync += acc.eq(code)
         return tag.valid & tag.last, code
+
+    def _acc_shape(self, bits):
+        return (signed if self.signed else unsigned)(bits)
 
     def _fp_pe(self, m, tag, a, b, name):
         """An FP PE on operand registers `a`, `b`: (capture, the sum with this product),
@@ -410,7 +441,16 @@ class MACArray(wiring.Component):
     # buffered read.
     @property
     def latency(self):
-        return self._mul_latency + self._sites + 5 + self._round_latency
+        latency = self._mul_latency + self._sites + 5 + self._round_latency
+        # (weight-stationary: a row's sum leaves from the bottom of its column)
+        return latency if self.dataflow == "output" else latency + self.rows - 1
+
+    @property
+    def _reuse_distance(self):
+        """Weight-stationary: fewest cycles between two activation rows with the same index
+        in consecutive passes (the first's sum is written back at the bottom before the
+        second reads it at the top)."""
+        return self.rows + 2
 
     @property
     def ops_per_cycle(self):
@@ -446,15 +486,31 @@ class MACArray(wiring.Component):
         return max(k, self.min_tile_cycles)
 
     def layer_cycles(self, m, k, n):
-        """Cycles of an M x K x N matrix product at full rate (`o` ready), tiled as
-        `tb.gemmbench` does (ceil(M / rows) x ceil(N / cols) tiles of K beats): from the
-        cycle the first beat is accepted to the cycle the last result row leaves, both
-        counted."""
+        """Cycles of an M x K x N matrix product at full rate (`o` ready), as
+        `tb.gemmbench` streams it, from the cycle the first beat is accepted to the cycle
+        the last result row leaves, both counted. Output-stationary: ceil(M / rows) x
+        ceil(N / cols) tiles of K beats. Weight-stationary: for each of ceil(N / cols)
+        column tiles and each of ceil(M / m_tile) row tiles, ceil(K / rows) passes (`rows`
+        weight rows loaded first, each pass's loads riding on the previous pass's
+        beats)."""
         m, k, n = (checks.integer(name, value, lo=1) for name, value in
                    (("m", m), ("k", k), ("n", n)))
-        tiles = -(-m // self.rows) * -(-n // self.cols)
-        last_beat = k - 1 + (tiles - 1) * self.cycles_per_tile(k)
-        return last_beat + self.latency + 2 * (self.rows - 1) + 1
+        if self.dataflow == "output":
+            tiles = -(-m // self.rows) * -(-n // self.cols)
+            last_beat = k - 1 + (tiles - 1) * self.cycles_per_tile(k)
+            return last_beat + self.latency + 2 * (self.rows - 1) + 1
+        lengths = [min(self.m_tile, m - m0) for m0 in range(0, m, self.m_tile)]
+        passes = [mt for _ in range(-(-n // self.cols)) for mt in lengths
+                  for _ in range(-(-k // self.rows))]
+        rows, reuse = self.rows, self._reuse_distance
+        start = rows                                # after the first weights' loads
+        for number, mt in enumerate(passes):
+            last_beat = start + mt - 1
+            if number + 1 < len(passes):
+                start += max(mt, rows)              # (its loads need rows beats)
+                if mt < reuse:
+                    start = max(start, last_beat + reuse)
+        return last_beat + self.latency + 1
 
     @property
     def ops_per_item(self):
@@ -464,13 +520,41 @@ class MACArray(wiring.Component):
     @property
     def stream_group(self):
         """(beats, output beats) of the shortest tile at full rate: the generic bench's
-        group (`hdl.protocol`)."""
+        group (`hdl.protocol`). Weight-stationary: (1, 1), one row out per activation row
+        of a pass that emits."""
+        if self.dataflow == "weight":
+            return 1, 1
         return self.min_tile_cycles, self.rows
+
+    def bench_items(self, count, rng, *, lone=False):
+        """Weight-stationary: `count` well-formed random input payloads for the generic
+        bench (tb/test_protocol.py; output-stationary: None, random bits do): activation
+        rows of passes that start fresh and emit, each pass `_reuse_distance` rows (the
+        shortest at full rate; `lone`: one row each), every beat also loading a random
+        weight row."""
+        if self.dataflow == "output":
+            return None
+        layout = self.i.payload.shape()
+        pass_rows = 1 if lone else self._reuse_distance
+        items = []
+        for index in range(count):
+            bits = int.from_bytes(rng.bytes((layout.size + 7) // 8), "little")
+            payload = bits & ((1 << layout["act"].offset) - 1)       # a and b
+            first = index % pass_rows == 0
+            for name, value in (("act", 1), ("load", 1), ("start", first),
+                                ("fresh", 1), ("emit", 1)):
+                payload |= int(value) << layout[name].offset
+            items.append(payload)
+        return items
 
     @property
     def fifo_rows(self):
-        """Rows the output holds: a FIFO of 16 (LUT RAM's depth) per 16 rows of the array,
-        and the output register."""
+        """Rows the output holds: a FIFO of a multiple of 16 (LUT RAM's depth) and the
+        output register. Output-stationary: 16 per 16 rows of the array; weight-stationary:
+        enough for every row in flight at full rate (each holds its credit from its
+        activation row's beat until the cycle after it leaves)."""
+        if self.dataflow == "weight":
+            return 16 * -(-(self.latency + 3) // 16) + 1
         return 16 * -(-self.rows // 16) + 1
 
     @property
@@ -519,12 +603,9 @@ class MACArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rows, cols = self.rows, self.cols
         # Bits of a sum as it drains (Kulisch: the exact sum and its flags), and as it
         # leaves.
         bits = self.acc_bits + (kulisch.FLAGS if self.fp and self.acc == "kulisch" else 0)
-        out_bits = self.out_fmt.bits
-        beat = self.i.payload
 
         # --- Edge control (the only registers with a reset) ---------------------------------
         # (`flushing` is a register: it gates the FIFOs' write enables.)
@@ -532,29 +613,48 @@ class MACArray(wiring.Component):
         flushing = Signal(init=1, name="flushing")
         with m.If(flushing):
             m.d.sync += [flush.eq(flush - 1), flushing.eq(flush != 1)]
+        if self.dataflow == "output":
+            tops = self._output_stationary(m, bits, flushing)
+        else:
+            tops = self._weight_stationary(m, bits, flushing)
+        self._outputs(m, tops, flushing)
+        return m
+
+    def _credits(self, m, take, ends, name):
+        """The output credits: `fifo_rows`, `take` of them taken the cycle after `ends`
+        (from a register, so that the accept decision and the count do not form one loop
+        of logic), one returned the cycle after each row leaves `o`. Returns ("`take`
+        credits are free" (while the last ones taken are still counted), the count's
+        updates: the caller adds them to the sync domain)."""
+        credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
+        ended = Signal(name=f"{name}_ended")
+        credits_ok = Mux(ended, intcore.at_least(m, credits, 2 * take, "credits_ok2"),
+                         intcore.at_least(m, credits, take, "credits_ok"))
+        # A row's credit returns the cycle after it leaves, from a register beside `o`: the
+        # way from `o.ready` to the count crosses the array.
+        returned = Signal(name="credit_returned")
+        return credits_ok, [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
+                            credits.eq(credits - Mux(ended, take, 0) + returned)]
+
+    def _output_stationary(self, m, bits, flushing):
+        """The edge control, the PEs and the drain of the output-stationary array: per
+        output column, its (value, valid) as it leaves the array."""
+        rows, cols = self.rows, self.cols
+        beat = self.i.payload
         gap_max = max(self.min_tile_cycles - 1, 0)
         gap = Signal(range(gap_max + 1), init=gap_max, name="tile_gap")
-        credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
-        # (while the last tile's credits are still counted: room for both tiles)
-        ended = Signal(name="tile_ended")
-        credits_ok = Mux(ended, intcore.at_least(m, credits, 2 * rows, "credits_ok2"),
-                         intcore.at_least(m, credits, rows, "credits_ok"))
+        ends = Signal(name="tile_end")
+        credits_ok, credit_updates = self._credits(m, rows, ends, "tile")
         tile_ok = intcore.wire(m, intcore.at_least(m, gap, gap_max, "gap_ok") & credits_ok,
                                "tile_ok")
         m.d.comb += self.i.ready.eq(~flushing & (~beat.last | tile_ok))
         fire = intcore.wire(m, self.i.valid & self.i.ready, "in_fire")
-        ends = intcore.wire(m, fire & beat.last, "tile_end")
+        m.d.comb += ends.eq(fire & beat.last)
         with m.If(ends):
             m.d.sync += gap.eq(0)
         with m.Elif(gap != gap_max):
             m.d.sync += gap.eq(gap + 1)
-        # A row's credit returns the cycle after it leaves, from a register beside `o`: the
-        # way from `o.ready` to the count crosses the array. A tile's credits are taken the
-        # cycle after its last beat, from a register, so that the accept decision and the
-        # credit count do not form one loop of logic.
-        returned = Signal(name="credit_returned")
-        m.d.sync += [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
-                     credits.eq(credits - Mux(ended, rows, 0) + returned)]
+        m.d.sync += credit_updates
 
         # Input register. The tag of a beat: valid (add the product) and last (then clear
         # the accumulator; with valid also hand the sum on). While flushing: "clear".
@@ -566,36 +666,17 @@ class MACArray(wiring.Component):
                      tag_in.eq(Cat(fire, (fire & beat.last) | flushing))]
 
         # --- Skew at the edges, and the tags' encoding ----------------------------------------
-        def delayed(value, cycles, name):
-            for step in range(cycles):
-                reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=True)
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
-
-        # PE columns ("sites"): one per B column, or one per pair of them (packed).
-        lanes = 2 if self.multiplier == "packed" else 1
-        sites = cols // lanes
-        a_edge = [delayed(a_in[r], r, f"a_skew{r}") for r in range(rows)]
-        b_sources = [b_in[c] for c in range(cols)]
-        if lanes == 2:
-            b_sources = [self._pack_weights(m, b_in[2 * j], b_in[2 * j + 1], f"b_packed{j}")
-                         for j in range(sites)]
-        b_edge = [delayed(b_sources[j], j, f"b_skew{j}") for j in range(sites)]
+        lanes, sites, a_edge, b_edge = self._skewed_operands(m, a_in, b_in)
         # Every row's tags are the same bits, a cycle apart per PE; as plain registers
         # synthesis would merge those of each anti-diagonal into one and fan it out across
         # the array. So a tag travels XORed with the low bits of its own beat's A value
         # (row-specific data), and each PE decodes it with the A value beside it.
         tag_edge = [Signal(2, name=f"tag_skew{r}") for r in range(rows)]
         for r in range(rows):
-            m.d.comb += tag_edge[r].eq(Value.cast(delayed(tag_in, r, f"tag_skew{r}"))
+            m.d.comb += tag_edge[r].eq(Value.cast(_delayed(m, tag_in, r, f"tag_skew{r}"))
                                        ^ Value.cast(a_edge[r])[:2])
 
         # --- Processing elements ----------------------------------------------------------
-        if not self.fp:
-            acc_fmt = formats.FixedFormat(bits, 0, signed=self.signed,
-                                          overflow=self.overflow)
-            acc_shape = (signed if self.signed else unsigned)(bits)
         results = [[None] * cols for _ in range(rows)]       # (capture, sum) per output
         a_from, tag_from = list(a_edge), list(tag_edge)       # per row, from the left
         b_from = list(b_edge)                                 # per site, from above
@@ -611,15 +692,15 @@ class MACArray(wiring.Component):
                 tag = Signal(tag_layout, name=f"{name}_tag_now")
                 m.d.comb += tag.eq(tag_code ^ a_reg.as_unsigned()[:2])
                 # ... delayed here to meet its product.
-                tag = delayed(tag, self._mul_latency, f"{name}_tag")
+                tag = _delayed(m, tag, self._mul_latency, f"{name}_tag")
                 if self.fp:
                     results[r][j] = self._fp_pe(m, tag, a_reg, b_reg, name)
                     continue
                 products = self._product(m, a_reg, b_reg, name, self._pe_kind(r, j))
                 for lane, (addend, carry) in enumerate(products):
                     c = j * lanes + lane
-                    results[r][c] = self._accumulate(m, tag, addend, carry, acc_fmt,
-                                                     acc_shape, f"{name}_{lane}")
+                    results[r][c] = self._accumulate(m, tag, addend, carry, bits,
+                                                     f"{name}_{lane}")
 
         # --- Drain: result registers shift up each column -------------------------------------
         tops = []
@@ -632,23 +713,196 @@ class MACArray(wiring.Component):
                 m.d.sync += [value.eq(Mux(capture, code, above_value)),
                              valid.eq(capture | above_valid)]
                 above_value, above_valid = value, valid
-            # De-skew: site j leaves the top j cycles after site 0.
-            skew = sites - 1 - c // lanes
-            value = delayed(above_value, skew, f"top{c}")
-            valid = delayed(above_valid, skew, f"top{c}_valid")
-            if self._round_latency:             # Kulisch: rounded once into FP32
-                rounded = kulisch.to_float(m, formats.FP32, value[:self.acc_bits],
-                                           value[self.acc_bits:], self._lsb, f"top{c}_fp32")
-                value = delayed(rounded, 1, f"top{c}_rounded")
-                valid = delayed(valid, 1, f"top{c}_rounded_valid")
-            tops.append((value, valid))
+            tops.append(self._deskew(m, above_value, above_valid, sites - 1 - c // lanes,
+                                     f"top{c}"))
+        return tops
 
-        # The output: per column a FIFO written from registers (data, and the column's valid
-        # gated by `flushing`), then an output register with its own read control, so that
-        # no enable fans out across the array or the output: the columns see the same writes
-        # and reads, so they move in step, and column 0's valid is `o.valid`. The FIFOs are
-        # asynchronous-read memory (LUT RAM: a block RAM's read is too slow here without
-        # its output register, which yosys does not use).
+    def _weight_stationary(self, m, bits, flushing):
+        """The edge control, the PEs and the accumulator memories of the weight-stationary
+        array: per output column, its (value, valid) as it leaves the array."""
+        rows, cols = self.rows, self.cols
+        beat = self.i.payload
+        reuse = self._reuse_distance
+
+        # --- Edge control ---------------------------------------------------------------------
+        fire = intcore.wire(m, self.i.valid & self.i.ready, "in_fire")
+        act = intcore.wire(m, fire & beat.act, "act_fire")
+        starts = intcore.wire(m, act & beat.start, "pass_start")
+        # The pass's flags, from its start beat on.
+        fresh_q = Signal(name="pass_fresh")
+        emit_q = Signal(name="pass_emit")
+        fresh = intcore.wire(m, Mux(beat.start, beat.fresh, fresh_q), "beat_fresh")
+        emit = intcore.wire(m, Mux(beat.start, beat.emit, emit_q), "beat_emit")
+        with m.If(starts):
+            m.d.sync += [fresh_q.eq(beat.fresh), emit_q.eq(beat.emit)]
+        # A pass may start once every sum the previous pass wrote back can be read: when
+        # it had `reuse` activation rows, or `reuse` - 1 idle cycles have passed since its
+        # last one.
+        beats = Signal(range(reuse + 1), name="pass_beats")
+        idle = Signal(range(reuse + 1), init=reuse, name="idle_cycles")
+        with m.If(act):
+            m.d.sync += [beats.eq(Mux(beat.start, 1, Mux(beats == reuse, reuse, beats + 1))),
+                         idle.eq(0)]
+        with m.Elif(idle != reuse):
+            m.d.sync += idle.eq(idle + 1)
+        start_ok = intcore.wire(m, (beats == reuse) | intcore.at_least(m, idle, reuse - 1,
+                                                                       "idle_ok"), "start_ok")
+        # Emitted rows take an output credit each.
+        emits = Signal(name="row_emit")
+        credits_ok, credit_updates = self._credits(m, 1, emits, "row")
+        m.d.sync += credit_updates
+        m.d.comb += [
+            emits.eq(act & emit),
+            self.i.ready.eq(~flushing & (~beat.act | ((~beat.start | start_ok)
+                                                      & (~emit | credits_ok)))),
+        ]
+        # The row of each weight row loaded, and of each activation row in its pass.
+        load_row = Signal(range(rows), name="load_row")
+        row_here = intcore.wire(m, Mux(starts, 0, load_row), "load_row_here")
+        with m.If(fire & beat.load):
+            m.d.sync += load_row.eq(Mux(row_here == rows - 1, 0, row_here + 1))
+        with m.Elif(starts):
+            m.d.sync += load_row.eq(0)
+        index = Signal(range(self.m_tile), name="pass_index")
+        index_here = intcore.wire(m, Mux(beat.start, 0, index), "pass_index_here")
+        with m.If(act):
+            m.d.sync += index.eq(Mux(index_here == self.m_tile - 1, 0, index_here + 1))
+
+        # Input registers (while flushing: no activation, no swap, no load).
+        a_in = Signal(beat.a.shape(), name="a_in", reset_less=True)
+        b_in = Signal(beat.b.shape(), name="b_in", reset_less=True)
+        swap_in = Signal(name="swap_in", reset_less=True)
+        row_bits = max((rows - 1).bit_length(), 1)
+        load_layout = data.StructLayout({"valid": 1, "row": row_bits})
+        load_in = Signal(load_layout, name="load_in", reset_less=True)
+        control = data.StructLayout({"valid": 1, "fresh": 1, "emit": 1,
+                                     "index": range(self.m_tile)})
+        control_in = Signal(control, name="control_in", reset_less=True)
+        live = ~flushing
+        m.d.sync += [a_in.eq(beat.a), b_in.eq(beat.b), swap_in.eq(starts & live),
+                     load_in.eq(Cat(fire & beat.load & live, row_here)),
+                     control_in.eq(Cat(act & live, fresh, emit, index_here))]
+
+        # --- Skew, and the tags' encoding -----------------------------------------------------
+        lanes, sites, a_edge, b_edge = self._skewed_operands(m, a_in, b_in)
+        # Row r's swap tag travels with its A values, column j's load tag with its weights,
+        # each XORed with bits of its own data (as the output-stationary tags are), so
+        # that synthesis cannot merge the equal tag registers of an anti-diagonal.
+        def key(value, width):
+            value = Value.cast(value)
+            return Cat(*(value[i % len(value)] for i in range(width)))
+
+        swap_from = [intcore.wire(m, _delayed(m, swap_in, r, f"swap_skew{r}")
+                                  ^ key(a_edge[r], 1), f"swap_skew{r}")
+                     for r in range(rows)]
+        load_from = [intcore.wire(m, Value.cast(_delayed(m, load_in, j, f"load_skew{j}"))
+                                  ^ key(b_edge[j], load_layout.size), f"load_skew{j}")
+                     for j in range(sites)]
+
+        # --- Processing elements: partial sums flow down the columns --------------------------
+        # Site j's sums of row r, per lane: its register, and the value it takes.
+        # Row 0 starts from the column's top value (0 or the stored sum).
+        a_from, b_from = list(a_edge), list(b_edge)
+        psums = [[None] * cols for _ in range(rows)]
+        top_controls = [_delayed(m, control_in, j + self._mul_latency, f"top{j}_control")
+                        for j in range(sites)]
+        memories = []
+        for c in range(cols):
+            j = c // lanes
+            depth = self.m_tile
+            m.submodules[f"sums{c}_mem"] = mem = memory.Memory(
+                shape=self._acc_shape(bits), depth=depth, init=[])
+            read, write = mem.read_port(domain="comb"), mem.write_port()
+            top = Signal(self._acc_shape(bits), name=f"top{c}_sum", reset_less=True)
+            ctl = top_controls[j]
+            m.d.comb += read.addr.eq(ctl.index)
+            m.d.sync += top.eq(Mux(ctl.fresh, 0, read.data))
+            psums[0][c] = top
+            memories.append(write)
+        for r in range(rows):
+            for j in range(sites):
+                name = f"pe{r}_{j}"
+                a_reg = Signal(self._a_shape, name=f"{name}_a", reset_less=True)
+                weight = Signal.like(b_from[j], name=f"{name}_w", reset_less=True)
+                shadow = Signal.like(b_from[j], name=f"{name}_w_next", reset_less=True)
+                # The weight arriving from above, and its tag.
+                load = Signal(load_layout, name=f"{name}_load")
+                m.d.comb += load.eq(load_from[j] ^ key(b_from[j], load_layout.size))
+                with m.If(load.valid & (load.row == r)):
+                    m.d.sync += shadow.eq(b_from[j])
+                # The pass's first activation row swaps in the weights loaded.
+                swap = intcore.wire(m, swap_from[r] ^ key(a_from[r], 1), f"{name}_swap")
+                with m.If(swap):
+                    m.d.sync += weight.eq(shadow)
+                m.d.sync += a_reg.eq(a_from[r])
+                if r < rows - 1:                   # the weights and their tags go on down
+                    w_down = Signal.like(b_from[j], name=f"{name}_w_down", reset_less=True)
+                    load_down = Signal(load_layout.size, name=f"{name}_load_down",
+                                       reset_less=True)
+                    m.d.sync += [w_down.eq(b_from[j]), load_down.eq(load_from[j])]
+                    b_from[j], load_from[j] = w_down, load_down
+                swap_code = Signal(name=f"{name}_swap_code", reset_less=True)
+                m.d.sync += swap_code.eq(swap_from[r])
+                a_from[r], swap_from[r] = a_reg, swap_code
+                products = self._product(m, a_reg, weight, name, self._pe_kind(r, j))
+                for lane, (addend, carry) in enumerate(products):
+                    c = j * lanes + lane
+                    psum = Signal(self._acc_shape(bits), name=f"{name}_{lane}_psum",
+                                  reset_less=True)
+                    m.d.sync += psum.eq(self._add(m, psums[r][c], addend, carry, bits,
+                                                  f"{name}_{lane}"))
+                    if r + 1 < rows:
+                        psums[r + 1][c] = psum
+                    else:
+                        psums[r][c] = psum
+
+        # --- Bottom: write back, and the emitted rows leave ----------------------------------
+        tops = []
+        for c in range(cols):
+            j = c // lanes
+            ctl = _delayed(m, top_controls[j], rows + 1, f"bottom{c}_control")
+            bottom = psums[rows - 1][c]
+            write = memories[c]
+            m.d.comb += [write.addr.eq(ctl.index), write.data.eq(bottom),
+                         write.en.eq(ctl.valid)]
+            tops.append(self._deskew(m, bottom, ctl.valid & ctl.emit, sites - 1 - j,
+                                     f"bottom{c}"))
+        return tops
+
+    def _skewed_operands(self, m, a_in, b_in):
+        """(lanes per site, sites, row r's A delayed by r, site j's B delayed by j)."""
+        rows, cols = self.rows, self.cols
+        # PE columns ("sites"): one per B column, or one per pair of them (packed).
+        lanes = 2 if self.multiplier == "packed" else 1
+        sites = cols // lanes
+        a_edge = [_delayed(m, a_in[r], r, f"a_skew{r}") for r in range(rows)]
+        b_sources = [b_in[c] for c in range(cols)]
+        if lanes == 2:
+            b_sources = [self._pack_weights(m, b_in[2 * j], b_in[2 * j + 1], f"b_packed{j}")
+                         for j in range(sites)]
+        b_edge = [_delayed(m, b_sources[j], j, f"b_skew{j}") for j in range(sites)]
+        return lanes, sites, a_edge, b_edge
+
+    def _deskew(self, m, value, valid, skew, name):
+        """A column's (value, valid) delayed by `skew` (site j leaves j cycles after site
+        0), then (Kulisch) rounded once into FP32."""
+        value = _delayed(m, value, skew, name)
+        valid = _delayed(m, valid, skew, f"{name}_valid")
+        if self._round_latency:             # Kulisch: rounded once into FP32
+            rounded = kulisch.to_float(m, formats.FP32, value[:self.acc_bits],
+                                       value[self.acc_bits:], self._lsb, f"{name}_fp32")
+            value = _delayed(m, rounded, 1, f"{name}_rounded")
+            valid = _delayed(m, valid, 1, f"{name}_rounded_valid")
+        return value, valid
+
+    def _outputs(self, m, tops, flushing):
+        """`o` from the columns' (value, valid): per column a FIFO written from registers
+        (data, and the column's valid gated by `flushing`), then an output register with
+        its own read control, so that no enable fans out across the array or the output:
+        the columns see the same writes and reads, so they move in step, and column 0's
+        valid is `o.valid`. The FIFOs are asynchronous-read memory (LUT RAM: a block RAM's
+        read is too slow here without its output register, which yosys does not use)."""
+        out_bits = self.out_fmt.bits
         out_data, out_valid = [], []
         for c, (value, valid) in enumerate(tops):
             w_data = Signal(out_bits, name=f"fifo{c}_w_data", reset_less=True)
@@ -666,4 +920,12 @@ class MACArray(wiring.Component):
             out_data.append(data_c)
             out_valid.append(valid_c)
         m.d.comb += [self.o.payload.eq(Cat(out_data)), self.o.valid.eq(out_valid[0])]
-        return m
+
+
+def _delayed(m, value, cycles, name):
+    """`value` through `cycles` registers (no reset) named ``{name}_d1``, ..."""
+    for step in range(cycles):
+        reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=True)
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value

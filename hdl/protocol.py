@@ -17,7 +17,9 @@ and each unit object has
 - ``ops_per_cycle``: operations per cycle at full throughput, one input item per cycle;
 - optionally ``ops_per_item`` (operations per input item; default the elements of its
   ``a`` operand) and ``stream_group`` (``(G, outputs)``: at full rate, a group of G items
-  ending with ``last`` gives `outputs` output beats; default (1, 1));
+  ending with ``last`` gives `outputs` output beats; default (1, 1)), and
+  ``bench_items(count, rng, lone=False)`` (well-formed random input payloads for the
+  generic bench, for a unit whose input fields are not free bits; None: random bits do);
 - ``golden``: ``(function, kwargs)`` such that ``function(a, b, **kwargs)`` gives the
   unit's output codes from its operand codes: benches and reports call it instead of
   re-mapping the unit's parameters by hand.

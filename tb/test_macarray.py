@@ -15,7 +15,10 @@ stalled outputs checked to hold still, the result compared element for element:
 - FP PEs (golden.mac.fp_gemm): FP8 E4M3, FP8 E5M2 and BF16, exact and L-Mul products, FP32
   and Kulisch accumulation (every mul x acc pair on E4M3), the same two layer shapes
   with layer-like operands (normal values over a 2^12 range, 1% codes of any exponent,
-  a few special values), and every FP8 operand pair.
+  a few special values), and every FP8 operand pair;
+- weight-stationary arrays (dataflow="weight"): every integer layer above, one with row
+  tiles shorter than a pass may be, the operand pairs of four PE kinds, and the
+  accumulator at its limits.
 
 The generic bench (tb/test_protocol.py) checks latency and throughput.
 """
@@ -80,8 +83,15 @@ LAYERS = [
 ]
 
 
-@pytest.mark.parametrize("params,shape", LAYERS,
-                         ids=[f"{_label(p)}-{'x'.join(map(str, s))}" for p, s in LAYERS])
+# Every integer PE kind weight-stationary too; one with row tiles of 16 (the last one
+# shorter than a pass must be: the edge waits before the next pass).
+WS_LAYERS = ([({**params, "dataflow": "weight"}, shape) for params, shape in LAYERS]
+             + [({"rows": 4, "cols": 4, "dataflow": "weight", "m_tile": 16}, (37, 100, 29))])
+
+
+@pytest.mark.parametrize("params,shape", LAYERS + WS_LAYERS,
+                         ids=[f"{_label(p)}-{'x'.join(map(str, s))}"
+                              for p, s in LAYERS + WS_LAYERS])
 def test_layer(params, shape):
     unit = _unit(params)
     m, k, n = shape
@@ -101,6 +111,13 @@ PAIRS = [{"rows": 2, "cols": 2}, {"rows": 3, "cols": 2, "a_fmt": "uint8", "b_fmt
          {"rows": 2, "cols": 2, "a_fmt": "uint8", "b_fmt": "int4", "multiplier": "packed"},
          # one row: one-beat tiles back to back, the output queues' credits at their limit
          {"rows": 1, "cols": 3, "a_fmt": "int4", "b_fmt": "int4"}]
+# (weight-stationary: arrays the layer benches build)
+PAIRS += [{**params, "dataflow": "weight"} for params, _ in LAYERS
+          if params in ({"rows": 3, "cols": 5, "a_fmt": "int8", "b_fmt": "int4"},
+                        {"rows": 3, "cols": 3, "multiplier": "dsp", "target": "ecp5"},
+                        {"rows": 3, "cols": 6, "b_fmt": "int4", "multiplier": "packed"})]
+PAIRS += [{"rows": 4, "cols": 4, "b_fmt": "int2", "multiplier": "ternary",
+           "dataflow": "weight"}]
 
 
 @pytest.mark.parametrize("params", PAIRS, ids=map(_label, PAIRS))
@@ -199,12 +216,13 @@ def _extremes(fmt, shape, rng):
     return fmt.encode(values.astype(np.float64))
 
 
+@pytest.mark.parametrize("dataflow", ["output", "weight"])
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
 @pytest.mark.parametrize("narrow", [False, True], ids=["default-width", "one-bit-narrow"])
-def test_accumulator_at_k_max(overflow, narrow):
+def test_accumulator_at_k_max(overflow, narrow, dataflow):
     """K = k_max products of extreme operands: exact with the default width; one bit
     narrower, the sums wrap around or saturate (and the two modes differ)."""
-    params = {"rows": 2, "cols": 3, "k_max": 128, "overflow": overflow}
+    params = {"rows": 2, "cols": 3, "k_max": 128, "overflow": overflow, "dataflow": dataflow}
     if narrow:
         params["acc_bits"] = 16 + 7 - 1
     unit = _unit(params)
@@ -226,11 +244,17 @@ def test_accumulator_at_k_max(overflow, narrow):
     ({"rows": 4, "cols": 4}, (64, 256, 64)), ({"rows": 4, "cols": 4}, (9, 3, 5)),
     ({"rows": 3, "cols": 2, "multiplier": "dsp"}, (7, 20, 5)),
     ({"rows": 2, "cols": 3, "a_fmt": "fp8_e4m3", "acc": "kulisch"}, (5, 2, 7)),
-    ({"rows": 1, "cols": 3}, (4, 1, 4))], ids=lambda x: str(x))
+    ({"rows": 1, "cols": 3}, (4, 1, 4)),
+    ({"rows": 4, "cols": 4, "dataflow": "weight"}, (64, 256, 64)),
+    ({"rows": 4, "cols": 4, "dataflow": "weight", "m_tile": 16}, (37, 100, 29)),
+    ({"rows": 4, "cols": 4, "dataflow": "weight", "m_tile": 16}, (2, 9, 5)),
+    ({"rows": 3, "cols": 3, "multiplier": "dsp", "dataflow": "weight"}, (7, 20, 5))],
+    ids=lambda x: str(x))
 def test_layer_cycles_are_what_the_array_takes(params, shape):
     """`layer_cycles` (the FPGA report's cycles of a layer) against the fast path's count
     with no stalls: from the end of reset, the flush, then the layer (long and short
-    tiles, DSP and FP PEs, one row)."""
+    tiles, DSP and FP PEs, one row; weight-stationary: long passes, and passes too short
+    for the next to start at once)."""
     unit = _unit(params)
     m, k, n = shape
     a, b = np.zeros((m, k), dtype=np.uint64), np.zeros((k, n), dtype=np.uint64)
@@ -247,8 +271,10 @@ def test_driver_refuses_a_reduction_beyond_the_exact_range():
         gemmbench.run_layer(unit, a, a.T, seed=1)
 
 
-@pytest.mark.parametrize("params", [{"rows": 2, "cols": 2}, _fp_params(FP_KINDS[0])],
-                         ids=["int8", "-".join(FP_KINDS[0])])
+@pytest.mark.parametrize("params", [{"rows": 2, "cols": 2}, _fp_params(FP_KINDS[0]),
+                                    {"rows": 2, "cols": 3, "k_max": 128,
+                                     "overflow": "wrap", "dataflow": "weight"}],
+                         ids=["int8", "-".join(FP_KINDS[0]), "int8-weight-stationary"])
 def test_a_bench_fails_when_golden_is_one_off(monkeypatch, params):
     """The layer bench can fail: golden's sum one ulp (one code) off in one element."""
     unit = _unit(params)

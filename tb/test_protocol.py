@@ -10,7 +10,9 @@ Verilator:
   operations per cycle, where an item holds ``unit.ops_per_item`` operations (default: as
   many as its ``a`` operand has elements).
 
-Payloads are random bits. A payload field named ``last`` ends a group (a dot product's
+Payloads are random bits, or the unit's own ``bench_items(count, rng, lone=)`` when it
+has one and it gives them (a unit whose input fields are not free bits: a
+weight-stationary MAC array). A payload field named ``last`` ends a group (a dot product's
 vector, a MAC array's tile): it is set in every item, or in every G-th item of the
 throughput run for a unit that declares ``stream_group = (G, outputs)`` (a group of G
 items gives `outputs` output beats; default (1, 1)); the lone items of the latency test
@@ -40,9 +42,13 @@ def stream_group(unit):
     return getattr(unit, "stream_group", (1, 1))
 
 
-def random_items(unit, count, rng, group=1):
+def random_items(unit, count, rng, group=1, lone=False):
     """`count` random payloads of `unit`'s input stream, with any ``last`` field set in
-    every `group`-th item."""
+    every `group`-th item (or the unit's ``bench_items``; `lone`: for lone items)."""
+    own = getattr(unit, "bench_items", None)
+    items = own(count, rng, lone=lone) if own else None
+    if items is not None:
+        return items
     layout = unit.i.payload.shape()
     width = layout.size
     items = [int.from_bytes(rng.bytes((width + 7) // 8), "little") & ((1 << width) - 1)
@@ -107,7 +113,7 @@ if cocotb is not None:
         group, group_outputs = stream_group(unit)
         count = -(-ITEMS // group) * group                 # whole groups
         rng = np.random.default_rng(cocotb.RANDOM_SEED)
-        lone = random_items(unit, 3, rng)
+        lone = random_items(unit, 3, rng, lone=True)
         stream_items = random_items(unit, count, rng, group)
         await stream.reset(dut)
         falling = FallingEdge(dut.clk)
