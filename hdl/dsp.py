@@ -24,7 +24,8 @@ from .pipeline import Pipeline
 
 __all__ = ["Multiplier", "MAC", "TARGETS", "DSP_BLOCKS"]
 
-TARGETS = ("fabric", "ecp5", "ice40")
+TARGETS = ("fabric", "lut", "ecp5", "ice40")
+_FABRIC = ("fabric", "lut")
 
 # Per target: (primitive, operand width of one block, blocks on the largest device we
 # measure). LFE5U-85F: 156 MULT18X18D; iCE40UP5K: 8 SB_MAC16.
@@ -119,7 +120,11 @@ class Multiplier(wiring.Component):
         ``synth_ice40 -dsp`` may pack neighbouring adders and registers into instantiated
         SB_MAC16 blocks too: its ``ice40_dsp`` pass takes them as candidates.)
         ``"fabric"``: a plain ``*`` with registers at the same places, the operand widths
-        and the `latency` that ``"ecp5"`` would have, so a design can swap the two.
+        and the `latency` that ``"ecp5"`` would have, so a design can swap the two
+        (synthesis may still map the ``*`` to DSP blocks). ``"lut"``: as ``"fabric"``,
+        the product written out as partial products (`intcore.shift_add_product`), so
+        that it stays in LUTs whatever the synthesis flow, and the registers after the
+        input registers placed in its adder tree (then after it).
         A device name without DSP blocks (``"ice40-hx8k"``) is refused.
     pipeline : int
         DSP register levels, 0..3, enabled in this order: 1 = input registers
@@ -164,7 +169,7 @@ class Multiplier(wiring.Component):
         fabric register when ``pipeline >= 1`` and there are several blocks (for
         ``"fabric"``: when ``"ecp5"`` would have several) or `fabric_register` is set.
     blocks : int
-        DSP blocks used (0 for ``"fabric"``).
+        DSP blocks used (0 for ``"fabric"`` and ``"lut"``).
 
     Raises `TypeError` for a wrong type and `ValueError` for an out-of-range value or an
     operand too wide for the target, before anything is elaborated.
@@ -187,7 +192,7 @@ class Multiplier(wiring.Component):
         width = a_shape.width + b_shape.width
         self.p_shape = (signed if self.signed else unsigned)(width)
         # The slicing that decides the latency: the target's own, or ECP5's for fabric.
-        family = "ecp5" if target == "fabric" else target
+        family = "ecp5" if target in _FABRIC else target
         block = DSP_BLOCKS[family][1]
         self._a_slices = _slices(a_shape, block, self.signed, "a_shape", family)
         self._b_slices = _slices(b_shape, block, self.signed, "b_shape", family)
@@ -203,7 +208,7 @@ class Multiplier(wiring.Component):
 
     @property
     def blocks(self):
-        return 0 if self.target == "fabric" else self.slices
+        return 0 if self.target in _FABRIC else self.slices
 
     @property
     def _sum_register(self):
@@ -221,12 +226,19 @@ class Multiplier(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        if self.target == "fabric":
+        if self.target in _FABRIC:
             a, b = self.a, self.b
             if self.pipeline >= 1:
                 a, b = self._register(m, a, "a_q"), self._register(m, b, "b_q")
-            product = intcore.wire(m, a * b, "product")
-            for level in range(2, self.pipeline + 1):
+            # (lut: the registers after the input registers go into the adder tree first)
+            after = max(self.pipeline - 1, 0)
+            if self.target == "fabric":
+                product = intcore.wire(m, a * b, "product")
+            else:
+                product, after = intcore.shift_add_product(
+                    m, a, b, "product", stages=after,
+                    register=lambda value, name: self._register(m, value, name))
+            for level in range(self.pipeline + 1 - after, self.pipeline + 1):
                 product = self._register(m, product, f"product_q{level}")
             if self._sum_register:
                 product = self._register(m, product, "sum_q")

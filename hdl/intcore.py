@@ -12,7 +12,7 @@ from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 from golden import checks, formats
 
 __all__ = ["wire", "leading_zeros", "at_least", "add_constant", "shift_right_round",
-           "fit_fixed", "convert_fixed", "ROUNDINGS"]
+           "fit_fixed", "convert_fixed", "shift_add_product", "ROUNDINGS"]
 
 ROUNDINGS = ("rne", "floor", "trunc")
 
@@ -208,3 +208,30 @@ def convert_fixed(m, code, src, dst, name):
         m.d.comb += shifted.eq(value << -drop)
         value = shifted
     return fit_fixed(m, value, dst, name)
+
+
+def shift_add_product(m, a, b, name, *, stages=0, register=None):
+    """``a * b`` written out as partial products: `a` gated by each bit of `b` and shifted
+    by its place (the top bit weighs -2^(n-1) when `b` is signed), summed pairwise, so
+    that synthesis builds it from LUTs and carry chains even where it maps a ``*`` to a
+    DSP block. Exact: len(a) + len(b) bits, signed when either operand is.
+
+    Pipelined: a register level (``register(value, name)`` returns `value` registered)
+    after each of the first `stages` levels of the adder tree (ceil(log2 len(b)) levels).
+    Returns (the product, the stages left over, for the caller to place after it)."""
+    width = len(a) + len(b)
+    shape = signed(width) if a.shape().signed or b.shape().signed else unsigned(width)
+    terms = []
+    for i in range(len(b)):
+        term = Mux(b[i], a, 0) << i
+        terms.append(-term if b.shape().signed and i == len(b) - 1 else term)
+    level = 0
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+        level += 1
+        if level <= stages:
+            terms = [register(term, f"{name}_l{level}_{i}") for i, term in enumerate(terms)]
+    product = terms[0][:width]
+    return (wire(m, product.as_signed() if shape.signed else product, name),
+            max(stages - level, 0))

@@ -95,11 +95,13 @@ class MACArray(wiring.Component):
     acc : "fp32" or "kulisch"
         FP PEs' accumulation.
     multiplier : "lut", "dsp" or "ternary"
-        ``"lut"``: a LUT multiplier and a product register per PE. ``"dsp"``: one DSP
+        ``"lut"``: a LUT multiplier (partial products written out: no DSP block is
+        inferred) and a product register per PE. ``"dsp"``: one DSP
         block per PE (`hdl.dsp.Multiplier` with all its registers and a fabric register
         after it, on `target`); rows x cols must fit the target's DSP blocks.
         ``"hybrid"``: DSP PEs up to `dsp_blocks` (row by row), LUT PEs for the rest, their
-        products delayed to the DSP PEs' latency; `notes` states the split.
+        multipliers pipelined (`hdl.dsp.Multiplier` target "lut", 3 levels) and delayed
+        to the DSP PEs' latency; `notes` states the split.
         ``"packed"``: two products per DSP block, a * (w0 + w1 2^k) for the weights w0, w1
         of two neighbouring columns (k = a_bits + b_bits; the low field's sign corrected
         as the high sum's carry in): signed weights of 2..4 bits, a_bits + 2 b_bits at
@@ -434,7 +436,10 @@ class MACArray(wiring.Component):
         if kind == "dsp":
             return dsp.Multiplier(self._a_shape, self._b_shape, target=self.target,
                                   pipeline=3, fabric_register=True)
-        return dsp.Multiplier(self._a_shape, self._b_shape, target="fabric", pipeline=0)
+        # LUT PEs stay in LUTs where synthesis would map a "*" to DSP blocks; a hybrid
+        # array's are pipelined within the DSP PEs' latency.
+        pipeline = min(self._mul_latency - 1, 3) if self.multiplier == "hybrid" else 0
+        return dsp.Multiplier(self._a_shape, self._b_shape, target="lut", pipeline=pipeline)
 
     # Input register, skew, PE operand register, multiplier, accumulate (result register),
     # then the column's de-skew, (FP Kulisch: the rounding,) the FIFO's write and its
