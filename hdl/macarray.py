@@ -33,7 +33,10 @@ _DSP_PRODUCT_TRANSPORT = 2
 
 
 class MACArray(wiring.Component):
-    """Output-stationary systolic array for integer or floating-point matrix products.
+    """Systolic array for integer or floating-point matrix products: output-stationary
+    (integer, ternary and FP PEs) or weight-stationary (integer and ternary PEs).
+
+    Output-stationary (``dataflow="output"``, the default).
 
     One input beat is one step k of the reduction: `rows` values ``A[r, k]`` and `cols`
     values ``B[k, c]``; the beat with ``last`` set ends a tile. PE (r, c) accumulates
@@ -75,6 +78,33 @@ class MACArray(wiring.Component):
     reset: after it, the edge sends "clear" tags for `flush_cycles` and accepts nothing,
     and the FIFOs take nothing, so nothing from before the reset survives.
 
+    Weight-stationary (``dataflow="weight"``). PE (r, c) holds a weight ``B[k0 + r, c]``;
+    a pass streams activation rows ``A[m, k0:k0 + rows]`` (beats with ``act``), one per
+    cycle: A values move right, partial sums move down the columns, and the bottom of
+    column c gives ``sum_r A[m, k0 + r] B[k0 + r, c]`` added to the stored sum of row m.
+    Beat fields besides ``a`` (rows values) and ``b`` (cols values):
+    ``load``: `b` is a weight row for the next pass; the i-th load since the last pass
+    start goes to PE row i (mod rows); rows not loaded keep their weights, so a pass may
+    reuse them. ``act``: `a` is an activation row of the current pass; ``start`` (with
+    act): the first row of a pass: the weights loaded since the previous start take
+    over, from this row on (loads in the same beat are for the next pass); ``fresh``
+    (with start): the pass's sums start from 0, else from the sums stored by the previous
+    pass for the same row index (0, 1, ... within a pass); ``emit`` (with start): the
+    pass's sums also leave on `o`, one row of `cols` sums per activation row, in order.
+    Each column keeps the sums of up to `m_tile` rows (LUT RAM; a pass longer than
+    `m_tile` wraps around its index). Numerics as output-stationary: the sums of a row
+    over consecutive passes add the products in k order (the driver loads zero weights
+    past K), so they are bit-exact with ``golden.mac.gemm``, wrap or saturation included.
+    Weights travel down each column (one PE per cycle, skewed by the column) with a tag
+    naming their row, and are caught in each PE's second weight register; a pass's start
+    travels with its first A values (skewed by the row) and moves them into the weight
+    register at the cycle those A values reach the PE, so loads for the next pass run
+    during the current one. Both tags are XORed with their own data, as above. The edge
+    holds a pass's start until the previous pass's sums are written back (its rows, or
+    idle cycles after it, reach ``rows + 2``), and an emitting row until the output FIFOs
+    have room (credits, as above; `fifo_rows` covers every row in flight, so `o` ready
+    keeps the full rate). Stalls are bubbles, as above; no enable fans out.
+
     Parameters
     ----------
     rows, cols : int
@@ -84,6 +114,10 @@ class MACArray(wiring.Component):
         e.g. INT4 weights x INT8 activations. Floats: at most 16 bits, b_fmt = a_fmt.
     k_max : int
         The longest reduction the default accumulator holds exactly (1..2^20).
+    dataflow : "output" or "weight"
+        Output-stationary or weight-stationary (integer and ternary PEs).
+    m_tile : int or None
+        Weight-stationary: rows of A whose sums each column keeps (1..1024, default 64).
     acc_bits : int or None
         Integer PEs' accumulator width; default `default_acc_bits` (a_bits + b_bits +
         ceil(log2 k_max): 24 for INT8 x INT8 and k_max 256). At least a_bits + b_bits,
@@ -121,23 +155,29 @@ class MACArray(wiring.Component):
     -------
     i : In(stream.Signature(StructLayout({"a": ArrayLayout(a_bits, rows),
                                           "b": ArrayLayout(b_bits, cols), "last": 1})))
+        (weight-stationary: "act", "load", "start", "fresh", "emit" instead of "last")
     o : Out(stream.Signature(ArrayLayout(out_fmt.bits, cols)))
-        `rows` beats per tile: the codes of one row of sums each.
+        `rows` beats per tile: the codes of one row of sums each (weight-stationary: one
+        per activation row of an emitting pass).
     out_fmt : IntFormat or FloatFormat
         The sums' format: the acc_bits-bit integer (integer PEs) or FP32.
     latency : int
         Cycles from accepting a tile's last beat to its row 0 on `o` (idle array, `o`
-        ready); row r follows 2r cycles after row 0.
+        ready); row r follows 2r cycles after row 0. Weight-stationary: from accepting an
+        emitting activation row to its sums on `o`.
     ops_per_cycle : int
         Multiply-adds per cycle while beats stream in: rows x cols.
-    cycles_per_tile(k) : int
-        Input cycles a tile of k beats occupies at full rate: max(k, min_tile_cycles).
+    cycles_per_tile(beats) : int
+        Input cycles a tile of `beats` beats occupies at full rate: max(beats,
+        min_tile_cycles); weight-stationary, a pass of `beats` activation rows: beats, or
+        beats + rows + 1 below rows + 2.
     layer_cycles(m, k, n) : int
         Cycles of a whole M x K x N product at full rate (the FPGA report's "cycles of a
         64x256x64 layer").
     ops_per_item, stream_group : int, (int, int)
         rows x cols multiply-adds per beat; the shortest full-rate tile,
-        (min_tile_cycles) beats, and its rows output beats (`hdl.protocol`).
+        (min_tile_cycles) beats, and its rows output beats (`hdl.protocol`);
+        weight-stationary (1, 1).
     """
 
     PARAMETERS = {"rows": protocol.Integer(), "cols": protocol.Integer(),
@@ -485,10 +525,14 @@ class MACArray(wiring.Component):
                 return period
             period += 1
 
-    def cycles_per_tile(self, k):
-        """Input cycles of a tile of `k` beats at full rate."""
-        k = checks.integer("k", k, lo=1)
-        return max(k, self.min_tile_cycles)
+    def cycles_per_tile(self, beats):
+        """Input cycles at full rate of a tile of `beats` beats (its K), or,
+        weight-stationary, of a pass of `beats` activation rows followed by another pass
+        (which must wait for its sums when the pass has fewer than rows + 2 rows)."""
+        beats = checks.integer("beats", beats, lo=1)
+        if self.dataflow == "weight":
+            return beats if beats >= self._reuse_distance else beats + self.rows + 1
+        return max(beats, self.min_tile_cycles)
 
     def layer_cycles(self, m, k, n):
         """Cycles of an M x K x N matrix product at full rate (`o` ready), as
@@ -507,14 +551,9 @@ class MACArray(wiring.Component):
         lengths = [min(self.m_tile, m - m0) for m0 in range(0, m, self.m_tile)]
         passes = [mt for _ in range(-(-n // self.cols)) for mt in lengths
                   for _ in range(-(-k // self.rows))]
-        rows, reuse = self.rows, self._reuse_distance
-        start = rows                                # after the first weights' loads
-        for number, mt in enumerate(passes):
-            last_beat = start + mt - 1
-            if number + 1 < len(passes):
-                start += max(mt, rows)              # (its loads need rows beats)
-                if mt < reuse:
-                    start = max(start, last_beat + reuse)
+        # After the first weights' loads (rows beats), every pass but the last at its
+        # full-rate length (the next pass's loads ride on its rows: rows <= that length).
+        last_beat = self.rows + sum(map(self.cycles_per_tile, passes[:-1])) + passes[-1] - 1
         return last_beat + self.latency + 1
 
     @property

@@ -58,6 +58,13 @@ from tb import gemmbench
      r"dsp_blocks must be in 0\.\.156 \(LFE5U-85F\), not 200"),
     ({"a_fmt": formats.IntFormat(18, False), "b_fmt": formats.IntFormat(8, True),
       "multiplier": "dsp"}, ValueError, r"uint18 x int8 needs 2 MULT18X18D blocks per PE"),
+    ({"dataflow": "row"}, ValueError, r"dataflow must be one of 'output', 'weight', not 'row'"),
+    ({"m_tile": 32}, ValueError, r"m_tile applies to dataflow='weight' \(the rows of A one "
+                                 r"pass holds\), not to dataflow='output'"),
+    ({"dataflow": "weight", "m_tile": 0}, ValueError, r"m_tile must be in 1\.\.1024, not 0"),
+    ({"dataflow": "weight", "a_fmt": formats.FP8_E4M3}, ValueError,
+     r"dataflow='weight' is built for integer and ternary PEs, not yet for FP PEs "
+     r"\(fp8_e4m3\)"),
 ])
 def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
     with pytest.raises(exc, match=message):
@@ -70,8 +77,13 @@ def test_defaults_and_derived_attributes():
     assert macarray.default_acc_bits(formats.IntFormat(4, True), formats.IntFormat(8, True),
                                      100) == 4 + 8 + 7
     assert unit.ops_per_cycle == 144 and unit.ops_per_item == 144
-    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 36
-    assert unit.stream_group == (36, 12)        # (the 17 output rows limit it, not 2r - 1)
+    # The 17 output rows limit short tiles, not 2r - 1: latency 24, row r leaves at
+    # 24 + 2r and its credit counts again 2 cycles later; at a tile's last beat, period
+    # P after the previous one, at most 17 - 12 = 5 of that tile's rows may still hold
+    # theirs: 26 + 2r <= P for r = 0..6, so P >= 38.
+    assert unit.latency == 24
+    assert unit.cycles_per_tile(256) == 256 and unit.cycles_per_tile(3) == 38
+    assert unit.stream_group == (38, 12)
     function, kwargs = unit.golden
     assert function is mac.gemm and kwargs["acc_bits"] == 24 and kwargs["overflow"] == "wrap"
     assert gemmbench.exact_k(unit) == 256
@@ -81,7 +93,7 @@ def test_defaults_and_derived_attributes():
     packed = verilog.build_unit("macarray", {"rows": 13, "cols": 24, "b_fmt": "int4",
                                              "multiplier": "packed"})
     assert packed.dsp_pes == 156 and packed.ops_per_cycle == 312      # W4A8 on one 85F
-    assert packed.latency == 4 + 2 + 12 + 5      # (block, transport registers, sites, edges)
+    assert packed.latency == 4 + 3 + 12 + 5      # (block, transport registers, sites, edges)
     assert hybrid.notes == ["hybrid: 156 PEs on MULT18X18D (rows 0.. in order), 100 PEs "
                             "with LUT multipliers"]
 
@@ -123,4 +135,61 @@ def test_tiles_cut_and_reassemble_any_shape():
         ta, tb = a_beats[t * 5:(t + 1) * 5].T, b_beats[t * 5:(t + 1) * 5]
         rows.extend((ta.astype(np.int64) @ tb.astype(np.int64)).astype(np.uint64))
     got = gemmbench.assemble(np.array(rows), tiles, 7, 4, 3, 3)
+    assert got.tolist() == (a.astype(np.int64) @ b.astype(np.int64)).tolist()
+
+
+def test_weight_stationary_derived_attributes():
+    unit = verilog.build_unit("macarray", {"rows": 4, "cols": 3, "dataflow": "weight"})
+    os_unit = verilog.build_unit("macarray", {"rows": 4, "cols": 3})
+    assert unit.m_tile == 64 and unit.latency == os_unit.latency + 4 - 1   # (down 4 rows)
+    assert unit.stream_group == (1, 1) and unit.ops_per_item == 12
+    assert unit.fifo_rows == 16 + 1 and unit.fifo_rows >= unit.latency + 3
+    # A pass shorter than rows + 2 = 6 rows: the next one waits for its sums.
+    assert unit.cycles_per_tile(6) == 6 and unit.cycles_per_tile(5) == 5 + 5
+    # 64x256x64: 64 passes per column tile (K / rows), 22 column tiles, 64 rows each.
+    assert unit.layer_cycles(64, 256, 64) == 4 + 64 * 22 * 64 - 1 + unit.latency + 1
+    deep = verilog.build_unit("macarray", {"rows": 16, "cols": 16, "b_fmt": "int2",
+                                           "multiplier": "ternary", "dataflow": "weight"})
+    assert deep.fifo_rows == 48 + 1 and deep.fifo_rows >= deep.latency + 3
+
+
+def _run_weight_beats(fields, rows, cols, m_tile):
+    """The weight-stationary beat protocol (hdl.macarray's docstring), interpreted
+    directly: the rows each emitting pass sends out, exact integers."""
+    loaded = np.zeros((rows, cols), dtype=np.int64)       # the weights loaded
+    active = np.zeros((rows, cols), dtype=np.int64)
+    sums = np.zeros((m_tile, cols), dtype=np.int64)
+    load_row = index = 0
+    fresh = emit = False
+    out = []
+    for t in range(len(fields["a"])):
+        a = fields["a"][t].astype(np.int64)
+        start = fields["act"][t] and fields["start"][t]
+        if start:
+            active, load_row, index = loaded.copy(), 0, 0
+            fresh, emit = bool(fields["fresh"][t]), bool(fields["emit"][t])
+        if fields["load"][t]:
+            loaded[load_row] = fields["b"][t].astype(np.int64)
+            load_row = (load_row + 1) % rows
+        if fields["act"][t]:
+            sums[index] = (0 if fresh else sums[index]) + a @ active
+            if emit:
+                out.append(sums[index].copy())
+            index = (index + 1) % m_tile
+    return np.array(out)
+
+
+@pytest.mark.parametrize("shape,m_tile", [((7, 10, 5), 3), ((2, 4, 3), 64), ((9, 3, 7), 4)])
+def test_weight_stream_cuts_and_reassembles_any_shape(shape, m_tile):
+    """tb.gemmbench.weight_stream's beats, run through the protocol as documented, give
+    A @ B back through weight_assemble (K, M and N not multiples of the array)."""
+    rows, cols = 3, 2
+    m, k, n = shape
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 200, size=(m, k), dtype=np.uint64)
+    b = rng.integers(0, 200, size=(k, n), dtype=np.uint64)
+    fields, tiles = gemmbench.weight_stream(a, b, rows, cols, m_tile)
+    assert sum(count for _, _, count in tiles) == m * -(-n // cols)
+    out = _run_weight_beats(fields, rows, cols, m_tile)
+    got = gemmbench.weight_assemble(out.astype(np.uint64), tiles, m, n, cols)
     assert got.tolist() == (a.astype(np.int64) @ b.astype(np.int64)).tolist()
