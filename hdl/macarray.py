@@ -844,8 +844,9 @@ class MACArray(wiring.Component):
                      for j in range(sites)]
 
         # --- Processing elements: partial sums flow down the columns --------------------------
-        # Site j's sums of row r, per lane: its register, and the value it takes.
-        # Row 0 starts from the column's top value (0 or the stored sum).
+        # psums[r][c]: the sum entering row r of column c (row 0: the column's top register,
+        # 0 or the stored sum, read from the column's memory); at the end, psums[rows - 1]
+        # holds the bottom row's sums.
         a_from, b_from = list(a_edge), list(b_edge)
         psums = [[None] * cols for _ in range(rows)]
         top_controls = [_delayed(m, control_in, j + self._mul_latency, f"top{j}_control")
@@ -853,9 +854,8 @@ class MACArray(wiring.Component):
         memories = []
         for c in range(cols):
             j = c // lanes
-            depth = self.m_tile
             m.submodules[f"sums{c}_mem"] = mem = memory.Memory(
-                shape=self._acc_shape(bits), depth=depth, init=[])
+                shape=self._acc_shape(bits), depth=self.m_tile, init=[])
             read, write = mem.read_port(domain="comb"), mem.write_port()
             top = Signal(self._acc_shape(bits), name=f"top{c}_sum", reset_less=True)
             ctl = top_controls[j]
