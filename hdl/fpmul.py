@@ -40,8 +40,9 @@ class FPMul(wiring.Component):
         How the significand product is built. ``"inferred"`` (default): a plain ``*``
         (synthesis maps it to DSP blocks, left combinational, or to LUTs) with the
         "product" register after it: the datapath and the Verilog of earlier versions.
-        ``"ecp5"``, ``"ice40"``, ``"fabric"``: an `hdl.dsp.Multiplier` of that target
-        (MULT18X18D, SB_MAC16, or ``*`` with the same registers), in a datapath arranged
+        ``"ecp5"``, ``"ice40"``, ``"fabric"``, ``"lut"``: an `hdl.dsp.Multiplier` of that
+        target (MULT18X18D, SB_MAC16, ``*`` with the same registers, or partial products
+        written out: LUTs only), in a datapath arranged
         for the DSP's clock rate (`_elaborate_dsp`). With ``stages >= 1`` the multiplier
         is fully registered (its three DSP register levels and a fabric register after
         it) in place of the "product" register; "output" then has a second register

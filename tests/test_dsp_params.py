@@ -28,8 +28,8 @@ from hdl import dsp, fpmul, verilog
                                    r"not True"),
     ({"b_shape": "wide"}, TypeError, r"b_shape must be an Amaranth shape .*, not 'wide'"),
     ({"a_shape": unsigned(0)}, ValueError, r"a_shape must be at least 1 bit wide"),
-    ({"target": 5}, TypeError, r"target must be one of 'fabric', 'ecp5', 'ice40', not 5"),
-    ({"target": "xc7"}, ValueError, r"target must be one of 'fabric', 'ecp5', 'ice40', "
+    ({"target": 5}, TypeError, r"target must be one of 'fabric', 'lut', 'ecp5', 'ice40', not 5"),
+    ({"target": "xc7"}, ValueError, r"target must be one of 'fabric', 'lut', 'ecp5', 'ice40', "
                                     r"not 'xc7'"),
     ({"target": "ice40-hx8k"}, ValueError, r"target 'ice40-hx8k': the iCE40 HX8K has no DSP "
                                            r"blocks .*use target='fabric'"),
@@ -77,7 +77,7 @@ def test_mac_rejects_bad_parameters():
 
 
 def test_fpmul_multiplier_parameter_is_checked():
-    with pytest.raises(ValueError, match=r"multiplier must be one of 'inferred', 'fabric', "
+    with pytest.raises(ValueError, match=r"multiplier must be one of 'inferred', 'fabric', 'lut', "
                                          r"'ecp5', 'ice40', not 'dsp'"):
         fpmul.FPMul(fmt=formats.BF16, multiplier="dsp")
     with pytest.raises(TypeError, match=r"multiplier must be one of .*, not 3"):
