@@ -90,7 +90,7 @@ def weight_stream(a, b, rows, cols, m_tile):
 
     beats = []           # (a row, b row, act, load, start, fresh, emit)
     zero_a, zero_b = np.zeros(rows, dtype=np.uint64), np.zeros(cols, dtype=np.uint64)
-    for i, row in enumerate(weights(passes[0][1], passes[0][3])):
+    for row in weights(passes[0][1], passes[0][3]):
         beats.append((zero_a, row, 0, 1, 0, 0, 0))
     for number, (m0, n0, count, k0) in enumerate(passes):
         loads = (weights(passes[number + 1][1], passes[number + 1][3])
