@@ -615,34 +615,39 @@ class MACArray(wiring.Component):
     def flush_cycles(self):
         """Cycles after reset in which the edge sends "clear" tags and accepts nothing:
         the depth from the edge to the FIFO, so that nothing from before the reset
-        survives (the array itself has no reset)."""
-        return 2 * (self.rows + self.cols) + self._mul_latency + 5 + self._round_latency
+        survives (the array itself has no reset), and `cols` more, in which the FIFOs'
+        gates open one column after the other."""
+        return (2 * (self.rows + self.cols) + self._mul_latency + 5 + self._round_latency
+                + self.cols)
 
     def _column_queue(self, m, w_data, w_en, name):
         """A column's output queue of ``fifo_rows - 1`` entries: asynchronous-read memory
         (LUT RAM) written whenever `w_en` (a register: the credits guarantee room, so
-        there is no full check between it and the memory). Returns (r_rdy, r_data, r_en)."""
+        there is no full check between it and the memory). "Not empty" is a register,
+        computed from the pointers after this cycle, so the read decision does not wait
+        for a pointer comparison. Returns (r_rdy, r_data, r_en)."""
         depth = self.fifo_rows - 1
         m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=len(w_data), depth=depth,
                                                           init=[])
         write, read = mem.write_port(), mem.read_port(domain="comb")
-        pointers = {}
-        for side in ("w", "r"):
+        r_en = Signal(name=f"{name}_r_en")
+        pointers = {}                   # per side: (now, after one entry, after this cycle)
+        for side, enable in (("w", w_en), ("r", r_en)):
             index = Signal(range(depth), name=f"{name}_{side}_ptr")
             lap = Signal(name=f"{name}_{side}_lap")     # toggles at each wrap
-            pointers[side] = index, lap
-        r_en = Signal(name=f"{name}_r_en")
-        for side, enable in (("w", w_en), ("r", r_en)):
-            index, lap = pointers[side]
+            wraps = index == depth - 1
+            step = intcore.wire(m, Cat(Mux(wraps, 0, index + 1)[:len(index)], lap ^ wraps),
+                                f"{name}_{side}_step")
+            now = Cat(index, lap)
             with m.If(enable):
-                with m.If(index == depth - 1):
-                    m.d.sync += [index.eq(0), lap.eq(~lap)]
-                with m.Else():
-                    m.d.sync += index.eq(index + 1)
-        (w_ptr, w_lap), (r_ptr, r_lap) = pointers["w"], pointers["r"]
-        m.d.comb += [write.addr.eq(w_ptr), write.data.eq(w_data), write.en.eq(w_en),
-                     read.addr.eq(r_ptr)]
-        r_rdy = intcore.wire(m, (w_ptr != r_ptr) | (w_lap != r_lap), f"{name}_r_rdy")
+                m.d.sync += now.eq(step)
+            pointers[side] = now, step, Mux(enable, step, now)
+        (w_now, _, w_next), (r_now, r_step, _) = pointers["w"], pointers["r"]
+        w_next = intcore.wire(m, w_next, f"{name}_w_next")
+        r_rdy = Signal(name=f"{name}_r_rdy")
+        m.d.sync += r_rdy.eq(Mux(r_en, w_next != r_step, w_next != r_now))
+        m.d.comb += [write.addr.eq(w_now[:-1]), write.data.eq(w_data), write.en.eq(w_en),
+                     read.addr.eq(r_now[:-1])]
         return r_rdy, read.data, r_en
 
     def elaborate(self, platform):
@@ -652,16 +657,21 @@ class MACArray(wiring.Component):
         bits = self.acc_bits + (kulisch.FLAGS if self.fp and self.acc == "kulisch" else 0)
 
         # --- Edge control (the only registers with a reset) ---------------------------------
-        # (`flushing` is a register: it gates the FIFOs' write enables.)
         flush = Signal(range(self.flush_cycles + 1), init=self.flush_cycles, name="flush")
         flushing = Signal(init=1, name="flushing")
         with m.If(flushing):
             m.d.sync += [flush.eq(flush - 1), flushing.eq(flush != 1)]
+        # The FIFOs' write gate: it ends `cols` cycles before `flushing` (when what enters
+        # the FIFOs no longer comes from before the reset), then travels along the columns
+        # (see `_outputs`), so column c's gate ends c + 1 cycles later, still before the
+        # edge accepts a beat.
+        fifo_gate = Signal(init=1, name="fifo_gate")
+        m.d.sync += fifo_gate.eq(flush > self.cols + 2)
         if self.dataflow == "output":
             tops = self._output_stationary(m, bits, flushing)
         else:
             tops = self._weight_stationary(m, bits, flushing)
-        self._outputs(m, tops, flushing)
+        self._outputs(m, tops, fifo_gate)
         return m
 
     def _credits(self, m, take, ends, name):
@@ -669,16 +679,23 @@ class MACArray(wiring.Component):
         (from a register, so that the accept decision and the count do not form one loop
         of logic), one returned the cycle after each row leaves `o`. Returns ("`take`
         credits are free" (while the last ones taken are still counted), the count's
-        updates: the caller adds them to the sync domain)."""
+        updates: the caller adds them to the sync domain). Both checks are registers,
+        computed from the next count (which depends only on registers), so the accept
+        logic reads them directly."""
         credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
         ended = Signal(name=f"{name}_ended")
-        credits_ok = Mux(ended, intcore.at_least(m, credits, 2 * take, "credits_ok2"),
-                         intcore.at_least(m, credits, take, "credits_ok"))
         # A row's credit returns the cycle after it leaves, from a register beside `o`: the
         # way from `o.ready` to the count crosses the array.
         returned = Signal(name="credit_returned")
-        return credits_ok, [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
-                            credits.eq(credits - Mux(ended, take, 0) + returned)]
+        following = intcore.wire(m, (credits - Mux(ended, take, 0) + returned)[:len(credits)],
+                                 "credits_next")
+        free = {n: Signal(init=self.fifo_rows >= n * take, name=f"credits_ok{n}")
+                for n in (1, 2)}
+        updates = [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
+                   credits.eq(following)]
+        updates += [free[n].eq(intcore.at_least(m, following, n * take, f"credits_next_ok{n}"))
+                    for n in free]
+        return Mux(ended, free[2], free[1]), updates
 
     def _output_stationary(self, m, bits, flushing):
         """The edge control, the PEs and the drain of the output-stationary array: per
@@ -689,8 +706,12 @@ class MACArray(wiring.Component):
         gap = Signal(range(gap_max + 1), init=gap_max, name="tile_gap")
         ends = Signal(name="tile_end")
         credits_ok, credit_updates = self._credits(m, rows, ends, "tile")
-        tile_ok = intcore.wire(m, intcore.at_least(m, gap, gap_max, "gap_ok") & credits_ok,
-                               "tile_ok")
+        # "The gap is long enough" as a register: the gap after this cycle reaches gap_max
+        # unless a tile ends now.
+        gap_ok = Signal(init=1, name="gap_ok")
+        if gap_max:
+            m.d.sync += gap_ok.eq(~ends & intcore.at_least(m, gap, gap_max - 1, "gap_near"))
+        tile_ok = intcore.wire(m, gap_ok & credits_ok, "tile_ok")
         m.d.comb += self.i.ready.eq(~flushing & (~beat.last | tile_ok))
         fire = intcore.wire(m, self.i.valid & self.i.ready, "in_fire")
         m.d.comb += ends.eq(fire & beat.last)
@@ -789,8 +810,13 @@ class MACArray(wiring.Component):
                          idle.eq(0)]
         with m.Elif(idle != reuse):
             m.d.sync += idle.eq(idle + 1)
-        start_ok = intcore.wire(m, (beats == reuse) | intcore.at_least(m, idle, reuse - 1,
-                                                                       "idle_ok"), "start_ok")
+        # "A pass may start" as a register, from the counts after this cycle: an
+        # activation row leaves `beats` at reuse (or sets it to 1) and `idle` at 0 (below
+        # reuse - 1: reuse >= 3); an idle cycle adds one to `idle`.
+        start_ok = Signal(init=1, name="start_ok")
+        m.d.sync += start_ok.eq(Mux(
+            act, ~beat.start & intcore.at_least(m, beats, reuse - 1, "beats_near"),
+            (beats == reuse) | intcore.at_least(m, idle, reuse - 2, "idle_near")))
         # Emitted rows take an output credit each.
         emits = Signal(name="row_emit")
         credits_ok, credit_updates = self._credits(m, 1, emits, "row")
@@ -802,7 +828,8 @@ class MACArray(wiring.Component):
         ]
         # The row of each weight row loaded, and of each activation row in its pass.
         load_row = Signal(range(rows), name="load_row")
-        row_here = intcore.wire(m, Mux(starts, 0, load_row), "load_row_here")
+        # (from the beat's fields, not from `fire`: it matters only when the beat fires)
+        row_here = intcore.wire(m, Mux(beat.act & beat.start, 0, load_row), "load_row_here")
         with m.If(fire & beat.load):
             m.d.sync += load_row.eq(Mux(row_here == rows - 1, 0, row_here + 1))
         with m.Elif(starts):
@@ -939,37 +966,46 @@ class MACArray(wiring.Component):
             valid = _delayed(m, valid, 1, f"{name}_rounded_valid")
         return value, valid
 
-    def _outputs(self, m, tops, flushing):
+    def _outputs(self, m, tops, fifo_gate):
         """`o` from the columns' (value, valid): per column a FIFO written from registers
-        (data, and the column's valid gated by `flushing`), then an output register with
-        its own read control, so that no enable fans out across the array or the output:
-        the columns see the same writes and reads, so they move in step, and column 0's
-        valid is `o.valid`. The FIFOs are asynchronous-read memory (LUT RAM: a block RAM's
-        read is too slow here without its output register, which yosys does not use)."""
+        (data, and the column's valid gated by its own copy of `fifo_gate`: a chain of
+        registers, one per column, so that no net spans the columns), then an output
+        register and a skid register with their own read control: the FIFO is read while
+        the skid register is empty, so `o.ready` drives only the two registers' enables.
+        No enable fans out across the array or the output: the columns see the same
+        writes and reads, so they move in step, and column 0's valid is `o.valid`. The
+        FIFOs are asynchronous-read memory (LUT RAM: a block
+        RAM's read is too slow here without its output register, which yosys does not
+        use)."""
         out_bits = self.out_fmt.bits
         out_data, out_valid = [], []
+        gate = fifo_gate
         for c, (value, valid) in enumerate(tops):
+            gate = _delayed(m, gate, 1, f"fifo{c}_flushing", reset=True)
             w_data = Signal(out_bits, name=f"fifo{c}_w_data", reset_less=True)
             w_en = Signal(name=f"fifo{c}_w_en")
-            m.d.sync += [w_data.eq(value), w_en.eq(valid & ~flushing)]
+            m.d.sync += [w_data.eq(value), w_en.eq(valid & ~gate)]
             r_rdy, r_data, r_en = self._column_queue(m, w_data, w_en, f"fifo{c}")
             data_c = Signal(out_bits, name=f"out{c}_data", reset_less=True)
             valid_c = Signal(name=f"out{c}_valid")
-            take = intcore.wire(m, r_rdy & (~valid_c | self.o.ready), f"out{c}_take")
-            with m.If(take):
-                m.d.sync += [data_c.eq(r_data), valid_c.eq(1)]
-            with m.Elif(self.o.ready):
-                m.d.sync += valid_c.eq(0)
-            m.d.comb += r_en.eq(take)
+            skid = Signal(out_bits, name=f"out{c}_skid", reset_less=True)
+            skid_valid = Signal(name=f"out{c}_skid_valid")
+            m.d.comb += r_en.eq(r_rdy & ~skid_valid)
+            with m.If(~valid_c | self.o.ready):         # the output register moves
+                m.d.sync += [data_c.eq(Mux(skid_valid, skid, r_data)),
+                             valid_c.eq(skid_valid | r_en), skid_valid.eq(0)]
+            with m.Elif(r_en):                          # stalled: the skid register takes it
+                m.d.sync += [skid.eq(r_data), skid_valid.eq(1)]
             out_data.append(data_c)
             out_valid.append(valid_c)
         m.d.comb += [self.o.payload.eq(Cat(out_data)), self.o.valid.eq(out_valid[0])]
 
 
-def _delayed(m, value, cycles, name):
-    """`value` through `cycles` registers (no reset) named ``{name}_d1``, ..."""
+def _delayed(m, value, cycles, name, *, reset=False):
+    """`value` through `cycles` registers named ``{name}_d1``, ... (without a reset, unless
+    `reset`: then each resets to `value`'s init)."""
     for step in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=True)
+        reg = Signal.like(value, name=f"{name}_d{step + 1}", reset_less=not reset)
         m.d.sync += reg.eq(value)
         value = reg
     return value
