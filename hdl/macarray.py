@@ -69,8 +69,9 @@ class MACArray(wiring.Component):
     synchronous reset, so the accumulator's loop holds only its adder). Result registers
     shift up one row per cycle in each column (a tile's row r leaves the top 2r cycles
     after its row 0), are de-skewed across the columns, and wait in output FIFOs: one per
-    column, written from registers, each with its own output register and read control
-    (`fifo_rows` rows, LUT RAM), so no enable fans out across the array or the output.
+    column, written from registers, each with its own output and skid registers and read
+    control (`fifo_rows` rows, LUT RAM), so no enable fans out across the array or the
+    output, and `o.ready` drives only register enables.
     Back-pressure stays at the edges: the input accepts a tile's last beat only when the
     FIFOs have room for that tile's rows (counted with credits) and at least
     `min_tile_cycles` (at least ``2 * rows - 1``) after the previous tile's last beat
