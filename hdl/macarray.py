@@ -625,28 +625,32 @@ class MACArray(wiring.Component):
         """A column's output queue of ``fifo_rows - 1`` entries: asynchronous-read memory
         (LUT RAM) written whenever `w_en` (a register: the credits guarantee room, so
         there is no full check between it and the memory). "Not empty" is a register,
-        computed from the pointers after this cycle, so the read decision does not wait
-        for a pointer comparison. Returns (r_rdy, r_data, r_en)."""
+        computed for the next cycle (the read side keeps its pointer one entry ahead as a
+        register too), so the read decision does not wait for a pointer comparison.
+        Returns (r_rdy, r_data, r_en)."""
         depth = self.fifo_rows - 1
         m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=len(w_data), depth=depth,
                                                           init=[])
         write, read = mem.write_port(), mem.read_port(domain="comb")
         r_en = Signal(name=f"{name}_r_en")
-        pointers = {}                   # per side: (now, after one entry, after this cycle)
-        for side, enable in (("w", w_en), ("r", r_en)):
-            index = Signal(range(depth), name=f"{name}_{side}_ptr")
-            lap = Signal(name=f"{name}_{side}_lap")     # toggles at each wrap
+
+        def advance(pointer):
+            """The pointer (index, lap: the lap toggles at each wrap) after one entry."""
+            index, lap = pointer[:-1], pointer[-1]
             wraps = index == depth - 1
-            step = intcore.wire(m, Cat(Mux(wraps, 0, index + 1)[:len(index)], lap ^ wraps),
-                                f"{name}_{side}_step")
-            now = Cat(index, lap)
-            with m.If(enable):
-                m.d.sync += now.eq(step)
-            pointers[side] = now, step, Mux(enable, step, now)
-        (w_now, _, w_next), (r_now, r_step, _) = pointers["w"], pointers["r"]
-        w_next = intcore.wire(m, w_next, f"{name}_w_next")
+            return Cat(Mux(wraps, 0, index + 1)[:len(index)], lap ^ wraps)
+
+        w_now = Signal((depth - 1).bit_length() + 1, name=f"{name}_w_ptr")
+        r_now = Signal((depth - 1).bit_length() + 1, name=f"{name}_r_ptr")
+        r_ahead = Signal((depth - 1).bit_length() + 1, init=1, name=f"{name}_r_ptr_ahead")
+        with m.If(w_en):
+            m.d.sync += w_now.eq(advance(w_now))
+        with m.If(r_en):
+            m.d.sync += [r_now.eq(r_ahead), r_ahead.eq(advance(r_ahead))]
+        # Not empty after this cycle: a write now, or (no write) the read pointer after
+        # this cycle differs from the write pointer; both comparisons are of registers.
         r_rdy = Signal(name=f"{name}_r_rdy")
-        m.d.sync += r_rdy.eq(Mux(r_en, w_next != r_step, w_next != r_now))
+        m.d.sync += r_rdy.eq(w_en | Mux(r_en, w_now != r_ahead, w_now != r_now))
         m.d.comb += [write.addr.eq(w_now[:-1]), write.data.eq(w_data), write.en.eq(w_en),
                      read.addr.eq(r_now[:-1])]
         return r_rdy, read.data, r_en
