@@ -69,9 +69,9 @@ class MACArray(wiring.Component):
     synchronous reset, so the accumulator's loop holds only its adder). Result registers
     shift up one row per cycle in each column (a tile's row r leaves the top 2r cycles
     after its row 0), are de-skewed across the columns, and wait in output FIFOs: one per
-    column, written from registers, each with its own output and skid registers and read
+    column, written from registers, each with its own two-entry output buffer and read
     control (`fifo_rows` rows, LUT RAM), so no enable fans out across the array or the
-    output, and `o.ready` drives only register enables.
+    output, and `o.ready` drives only each column's buffer occupancy and read pointer.
     Back-pressure stays at the edges: the input accepts a tile's last beat only when the
     FIFOs have room for that tile's rows (counted with credits) and at least
     `min_tile_cycles` (at least ``2 * rows - 1``) after the previous tile's last beat
@@ -684,22 +684,28 @@ class MACArray(wiring.Component):
         (from a register, so that the accept decision and the count do not form one loop
         of logic), one returned the cycle after each row leaves `o`. Returns ("`take`
         credits are free" (while the last ones taken are still counted), the count's
-        updates: the caller adds them to the sync domain). Both checks are registers,
-        computed from the next count (which depends only on registers), so the accept
-        logic reads them directly."""
+        updates: the caller adds them to the sync domain). Both checks are registers. The
+        next count is ``credits - ended·take + returned``; rather than compute it and then
+        compare, each check compares the count register with the four constants that the
+        two one-bit terms can shift the threshold to, and `ended` and `returned` select one
+        of them, so no adder lies on the path."""
         credits = Signal(range(self.fifo_rows + 1), init=self.fifo_rows, name="credits")
         ended = Signal(name=f"{name}_ended")
         # A row's credit returns the cycle after it leaves, from a register beside `o`: the
         # way from `o.ready` to the count crosses the array.
         returned = Signal(name="credit_returned")
-        following = intcore.wire(m, (credits - Mux(ended, take, 0) + returned)[:len(credits)],
-                                 "credits_next")
+        following = (credits - Mux(ended, take, 0) + returned)[:len(credits)]
         free = {n: Signal(init=self.fifo_rows >= n * take, name=f"credits_ok{n}")
                 for n in (1, 2)}
         updates = [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
                    credits.eq(following)]
-        updates += [free[n].eq(intcore.at_least(m, following, n * take, f"credits_next_ok{n}"))
-                    for n in free]
+        for n in free:
+            def check(end, ret):
+                """credits - end·take + ret >= n·take, as a comparison of the register."""
+                return intcore.at_least(m, credits, n * take + end * take - ret,
+                                        f"credits_ok{n}_e{end}r{ret}")
+            updates.append(free[n].eq(Mux(ended, Mux(returned, check(1, 1), check(1, 0)),
+                                          Mux(returned, check(0, 1), check(0, 0)))))
         return Mux(ended, free[2], free[1]), updates
 
     def _output_stationary(self, m, bits, flushing):
@@ -974,14 +980,15 @@ class MACArray(wiring.Component):
     def _outputs(self, m, tops, fifo_gate):
         """`o` from the columns' (value, valid): per column a FIFO written from registers
         (data, and the column's valid gated by its own copy of `fifo_gate`: a chain of
-        registers, one per column, so that no net spans the columns), then an output
-        register and a skid register with their own read control: the FIFO is read while
-        the skid register is empty, so `o.ready` drives only the two registers' enables.
-        No enable fans out across the array or the output: the columns see the same
-        writes and reads, so they move in step, and column 0's valid is `o.valid`. The
-        FIFOs are asynchronous-read memory (LUT RAM: a block
-        RAM's read is too slow here without its output register, which yosys does not
-        use)."""
+        registers, one per column, so that no net spans the columns), then a two-entry
+        output buffer. The buffer's entries are written only from the FIFO side (a read
+        while it is not full), and `o.payload` is the entry at its read pointer, so
+        `o.ready` drives only each column's occupancy and read pointer (a few registers
+        per column), never the enables of the data registers. No enable fans out across
+        the array or the output: the columns see the same writes and reads, so they move
+        in step, and column 0's "not empty" is `o.valid`. The FIFOs are
+        asynchronous-read memory (LUT RAM: a block RAM's read is too slow here without
+        its output register, which yosys does not use)."""
         out_bits = self.out_fmt.bits
         out_data, out_valid = [], []
         gate = fifo_gate
@@ -991,18 +998,27 @@ class MACArray(wiring.Component):
             w_en = Signal(name=f"fifo{c}_w_en")
             m.d.sync += [w_data.eq(value), w_en.eq(valid & ~gate)]
             r_rdy, r_data, r_en = self._column_queue(m, w_data, w_en, f"fifo{c}")
-            data_c = Signal(out_bits, name=f"out{c}_data", reset_less=True)
-            valid_c = Signal(name=f"out{c}_valid")
-            skid = Signal(out_bits, name=f"out{c}_skid", reset_less=True)
-            skid_valid = Signal(name=f"out{c}_skid_valid")
-            m.d.comb += r_en.eq(r_rdy & ~skid_valid)
-            with m.If(~valid_c | self.o.ready):         # the output register moves
-                m.d.sync += [data_c.eq(Mux(skid_valid, skid, r_data)),
-                             valid_c.eq(skid_valid | r_en), skid_valid.eq(0)]
-            with m.Elif(r_en):                          # stalled: the skid register takes it
-                m.d.sync += [skid.eq(r_data), skid_valid.eq(1)]
-            out_data.append(data_c)
-            out_valid.append(valid_c)
+            entries = [Signal(out_bits, name=f"out{c}_entry{e}", reset_less=True)
+                       for e in range(2)]
+            w_ptr = Signal(name=f"out{c}_w_ptr")
+            r_ptr = Signal(name=f"out{c}_r_ptr")
+            nonempty = Signal(name=f"out{c}_valid")
+            full = Signal(name=f"out{c}_full")
+            pop = nonempty & self.o.ready
+            m.d.comb += r_en.eq(r_rdy & ~full)
+            for e, entry in enumerate(entries):
+                with m.If(r_en & (w_ptr == e)):
+                    m.d.sync += entry.eq(r_data)
+            with m.If(r_en):
+                m.d.sync += w_ptr.eq(~w_ptr)
+            with m.If(pop):
+                m.d.sync += r_ptr.eq(~r_ptr)
+            # Occupancy after this cycle: one more for a read from the FIFO, one less for
+            # a transfer on `o`.
+            m.d.sync += [nonempty.eq(r_en | (nonempty & ~(pop & ~full))),
+                         full.eq(Mux(full, ~pop | r_en, nonempty & r_en & ~pop))]
+            out_data.append(Mux(r_ptr, entries[1], entries[0]))
+            out_valid.append(nonempty)
         m.d.comb += [self.o.payload.eq(Cat(out_data)), self.o.valid.eq(out_valid[0])]
 
 
