@@ -20,14 +20,15 @@ in the Kulisch accumulator flags carry them). An exact zero sum is +0 in the Kul
 accumulator; in FP32 it follows the adds (+0 unless every add gives -0: never, as acc
 starts at +0).
 
-`add` is the exactly rounded addition of two float codes that the FP32 tree uses.
+`golden.ops.add` is the exactly rounded addition of two float codes that the FP32 tree
+uses.
 """
 
 import numpy as np
 
 from . import checks, formats, lmul as lmul_mod, ops
 
-__all__ = ["dot", "add", "product_format", "product_codes", "kulisch_range", "tree_sum",
+__all__ = ["dot", "product_format", "product_codes", "kulisch_range", "tree_sum",
            "check_params", "MULS", "ACCS"]
 
 MULS = ("lmul", "exact")
@@ -36,65 +37,13 @@ ACCS = ("fp32", "kulisch")
 _U0 = np.uint64(0)
 
 
-# --- exactly rounded addition -----------------------------------------------------------------
-
-def _round_ints(fmt, sign, mag, exp):
-    """Codes of (-1)**sign * mag * 2**exp for exact Python-int magnitudes (object arrays),
-    rounded once into `fmt`: magnitudes wider than 62 bits are cut to 62 bits with a
-    sticky bit (exact for rounding to at most 53 bits), then `fmt.round_exact` rounds."""
-    sig = np.empty(mag.shape, dtype=np.uint64)
-    e = np.empty(mag.shape, dtype=np.int64)
-    for index, (value, power) in enumerate(zip(mag.tolist(), exp.tolist())):
-        cut = max(value.bit_length() - 62, 0)
-        kept = value >> cut
-        if cut and value & ((1 << cut) - 1):
-            kept |= 1                                   # sticky: below every rounding bit
-        sig[index] = kept
-        e[index] = power + cut
-    return fmt.round_exact(sign, sig, e)
-
-
-def add(x, y, fmt):
-    """Sum of code arrays `x` and `y` (broadcast) of FloatFormat `fmt`, rounded once (RNE).
-
-    NaN + anything and +Inf + -Inf give the canonical NaN; ±Inf + finite gives ±Inf (per
-    fmt's policy); an exact zero sum is +0, except (-0) + (-0) = -0 (IEEE 754, round to
-    nearest); otherwise the exact sum rounded once with fmt's subnormal and overflow
-    policies.
-    """
-    if not isinstance(fmt, formats.FloatFormat):
-        raise TypeError(f"fmt must be a FloatFormat, not {fmt!r}")
-    x, y = np.broadcast_arrays(np.asarray(x), np.asarray(y))
-    shape = x.shape
-    sx, mx, ex, nan_x, inf_x = (a.ravel() for a in fmt.decompose(x.ravel()))
-    sy, my, ey, nan_y, inf_y = (a.ravel() for a in fmt.decompose(y.ravel()))
-    low = np.minimum(ex, ey)
-    vx = np.array([int(m) << int(s) for m, s in zip(mx, ex - low)] or [], dtype=object)
-    vy = np.array([int(m) << int(s) for m, s in zip(my, ey - low)] or [], dtype=object)
-    total = np.where(sx, -vx, vx) + np.where(sy, -vy, vy) if vx.size else vx
-    negative = np.array([t < 0 for t in total.tolist()], dtype=bool)
-    mag = np.array([abs(t) for t in total.tolist()], dtype=object)
-    zero = np.array([t == 0 for t in total.tolist()], dtype=bool)
-    code = _round_ints(fmt, negative, mag, low) if mag.size else np.zeros(0, np.uint64)
-    both_negative_zeros = zero & sx & sy & (mx == 0) & (my == 0)
-    code = np.where(zero, fmt._zero(both_negative_zeros), code)
-    inf = inf_x | inf_y
-    code = np.where(inf, fmt._inf_result(np.where(inf_x, sx, sy)), code)
-    nan = nan_x | nan_y | (inf_x & inf_y & (sx != sy))
-    if nan.any():
-        if not fmt.has_nan:
-            raise ValueError(f"{fmt} has no NaN for {int(nan.sum())} NaN sum(s)")
-        code = np.where(nan, np.uint64(fmt.nan_code), code)
-    return code.reshape(shape)
-
-
 def tree_sum(values, fmt):
     """Adder-tree reduction of the last axis of `values` (codes of `fmt`): pairs are added
     level by level, s[j] = s[2j] + s[2j + 1]; an odd last value passes to the next level."""
     values = np.asarray(values, dtype=np.uint64)
     while values.shape[-1] > 1:
         pairs = values.shape[-1] // 2
-        summed = add(values[..., 0:2 * pairs:2], values[..., 1:2 * pairs:2], fmt)
+        summed = ops.add(values[..., 0:2 * pairs:2], values[..., 1:2 * pairs:2], fmt)
         if values.shape[-1] % 2:
             summed = np.concatenate([summed, values[..., -1:]], axis=-1)
         values = summed
@@ -226,7 +175,7 @@ def dot(a, b, fmt, *, lanes=4, mul="lmul", acc="fp32", guard_bits=16, out_fmt=No
         beats = products.reshape(vectors, terms // lanes, lanes)
         total = np.zeros(vectors, dtype=np.uint64)                     # +0
         for beat in range(beats.shape[1]):
-            total = add(total, tree_sum(beats[:, beat, :], formats.FP32), formats.FP32)
+            total = ops.add(total, tree_sum(beats[:, beat, :], formats.FP32), formats.FP32)
         return total
 
     if terms > 1 << guard_bits:
@@ -242,7 +191,7 @@ def dot(a, b, fmt, *, lanes=4, mul="lmul", acc="fp32", guard_bits=16, out_fmt=No
     total = np.array([sum(row) for row in values], dtype=object)
     negative = np.array([t < 0 for t in total.tolist()], dtype=bool)
     mag = np.array([abs(t) for t in total.tolist()], dtype=object)
-    code = _round_ints(out_fmt, negative, mag, np.full(vectors, lsb, dtype=np.int64))
+    code = ops.round_ints(out_fmt, negative, mag, np.full(vectors, lsb, dtype=np.int64))
     pos_inf = (inf & ~sign).any(axis=1)
     neg_inf = (inf & sign).any(axis=1)
     code = np.where(pos_inf | neg_inf, out_fmt._inf_result(neg_inf), code)

@@ -25,7 +25,7 @@ What is rounded where (``products`` names the mode, see `PRODUCTS`):
      `golden.lmul.lmul` with its defaults (``carry="integer"``, ``offset="paper"``,
      ``subnormal_inputs="flush"``: a subnormal operand counts as zero) and
      ``out_fmt=FP32``: the L-Mul value has m + 1 significant bits, exact in FP32.
-4. Pre-activation ``z = dot + b`` in FP32: `golden.dot.add`, rounded once (RNE).
+4. Pre-activation ``z = dot + b`` in FP32: `golden.ops.add`, rounded once (RNE).
 5. Hidden layers: ReLU on the FP32 code (any code with the sign bit set, -0 included,
    becomes +0; NaN passes), then the FP32 value is rounded once, RNE, into ``fmt`` to be
    the next layer's operand (exact for ``"fp32"``).
@@ -53,7 +53,7 @@ Example
 
 import numpy as np
 
-from . import dot as dot_mod, formats
+from . import dot as dot_mod, formats, ops
 
 __all__ = ["PRODUCTS", "product_mode", "quantize", "relu", "layer_operands", "dense",
            "forward", "forward_float64", "predict"]
@@ -178,7 +178,7 @@ def forward(x, weights, biases, products, *, lanes=4, first_dots=None):
                                  f"not {dots.shape}")
         else:
             dots = dense(act, wq, products, lanes=lanes)
-        z = dot_mod.add(dots, _FP32.encode(np.asarray(b, dtype=np.float64))[None, :], _FP32)
+        z = ops.add(dots, _FP32.encode(np.asarray(b, dtype=np.float64))[None, :], _FP32)
         if index == len(weights) - 1:
             return z
         act = fmt.encode(_FP32.decode(relu(z)))

@@ -2,7 +2,7 @@
 
 Used by the dot-product units (adder trees, FP32 accumulators, the Kulisch accumulator's
 final rounding) and by every later unit that adds floats or turns a fixed-point sum into
-a float. The golden models are `golden.dot.add` and `golden.dot.dot`.
+a float. The golden models are `golden.ops.add` and `golden.dot.dot`.
 """
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed
@@ -13,7 +13,7 @@ __all__ = ["fp_add", "fixed_to_float"]
 
 
 def fp_add(m, fmt, x, y, name):
-    """Combinational adder of two codes of `fmt`, rounded once (RNE): `golden.dot.add`.
+    """Combinational adder of two codes of `fmt`, rounded once (RNE): `golden.ops.add`.
 
     The operand of larger magnitude is aligned with three extra bits (guard, round and a
     sticky bit that collects everything shifted out), added or subtracted, normalized by

@@ -5,7 +5,8 @@ Shared by every bench of a two-operand unit. Codes are NumPy uint64 arrays.
 
 import numpy as np
 
-__all__ = ["exhaustive_pairs", "float_directed", "random_float_pairs", "operand_pairs"]
+__all__ = ["exhaustive_pairs", "float_directed", "random_float_pairs", "posit_directed",
+           "random_posit_pairs", "operand_pairs"]
 
 
 def exhaustive_pairs(bits):
@@ -56,15 +57,59 @@ def random_float_pairs(fmt, count, rng):
     return a, b
 
 
+def posit_directed(fmt):
+    """Directed codes of a PositFormat: 0, NaR, ±minpos, ±maxpos, ±1, their neighbours,
+    ±useed**k (the first code of each regime run) and its neighbours, and the codes that
+    hold the longest fraction (just above 1 and just below 2)."""
+    n = fmt.n
+    mask = (1 << n) - 1
+    body = 1 << (n - 1)
+    one = 1 << (n - 2)
+    magnitudes = {1, 2, 3, body - 1, body - 2, body - 3, one - 1, one, one + 1,
+                  one + (one >> 1) - 1, one + (one >> 1)}
+    for run in range(1, n - 1):                 # regime runs of ones (>= 1) and zeros (< 1)
+        ones = ((1 << run) - 1) << (n - 1 - run)
+        zeros = 1 << (n - 2 - run)
+        for base in (ones, zeros):
+            magnitudes.update({base - 1, base, base + 1})
+    codes = {c for mag in magnitudes if 0 < mag < body for c in (mag, (-mag) & mask)}
+    codes |= {0, fmt.nar_code}
+    return np.array(sorted(codes), dtype=np.uint64)
+
+
+def random_posit_pairs(fmt, count, rng):
+    """`count` random pairs of posit codes: a quarter uniform over all codes; a quarter
+    with b near -a (cancelling sums, long normalization shifts), a quarter with b near a
+    (equal scales: carries and ties), and a quarter of long regimes on both sides
+    (products and sums at the saturation boundaries, tapered precision)."""
+    n, mask = fmt.n, np.uint64((1 << fmt.n) - 1)
+    a = rng.integers(0, 1 << n, size=count, dtype=np.uint64)
+    b = rng.integers(0, 1 << n, size=count, dtype=np.uint64)
+    q = count // 4
+    noise = rng.integers(0, 1 << max(n // 3, 1), size=count, dtype=np.uint64)
+    b[q:2 * q] = ((np.uint64(0) - a[q:2 * q]) ^ noise[q:2 * q]) & mask
+    b[2 * q:3 * q] = (a[2 * q:3 * q] ^ noise[2 * q:3 * q]) & mask
+    for operand in (a, b):                      # a run of equal bits after the sign
+        run = rng.integers(n // 2, n, size=count - 3 * q).astype(np.uint64)
+        ones = rng.integers(0, 2, size=run.size).astype(bool)
+        rand = operand[3 * q:] & ((np.uint64(1) << (np.uint64(n - 1) - run)) - np.uint64(1))
+        high = (((np.uint64(1) << run) - np.uint64(1)) << (np.uint64(n - 1) - run))
+        body = np.where(ones, high | rand, rand)
+        sign = rng.integers(0, 2, size=run.size).astype(bool)
+        operand[3 * q:] = np.where(sign, (np.uint64(0) - body) & mask, body)
+    return a, b
+
+
 def operand_pairs(fmt, mode, rng):
-    """Operand pairs for `mode`: ``"exhaustive"`` or ``"random:N"`` (N random pairs plus
-    every pair of directed values)."""
+    """Operand pairs of `fmt` (FloatFormat or PositFormat) for `mode`: ``"exhaustive"`` or
+    ``"random:N"`` (N random pairs plus every pair of directed values)."""
     if mode == "exhaustive":
         return exhaustive_pairs(fmt.bits)
     kind, _, count = mode.partition(":")
     if kind != "random" or not count.isdigit():
         raise ValueError(f"mode must be 'exhaustive' or 'random:N', not {mode!r}")
-    directed = float_directed(fmt)
+    posit = hasattr(fmt, "es")
+    directed = posit_directed(fmt) if posit else float_directed(fmt)
     da, db = np.repeat(directed, directed.size), np.tile(directed, directed.size)
-    ra, rb = random_float_pairs(fmt, int(count), rng)
+    ra, rb = (random_posit_pairs if posit else random_float_pairs)(fmt, int(count), rng)
     return np.concatenate([da, ra]), np.concatenate([db, rb])

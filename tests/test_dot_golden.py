@@ -1,6 +1,6 @@
 """golden.dot against independent references.
 
-- `add` (exactly rounded float addition): NumPy float32 addition (one IEEE rounding) on
+- `golden.ops.add` (exactly rounded float addition): NumPy float32 addition (one IEEE rounding) on
   random and directed FP32 pairs; every pair of FP8_E4M3 and FP8_E5M2 against the exact
   Fraction sum rounded by tests/conftest.py's reference.
 - `product_format`: every product of every FP8 pair, L-Mul (both carry modes) and exact,
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import frac_split
-from golden import dot, formats
+from golden import dot, formats, ops
 from golden.formats import FloatFormat
 
 SEED = 1234
@@ -50,7 +50,7 @@ def test_add_fp32_matches_numpy():
     y[:half] = (x[:half] ^ rng.integers(0, 1 << 22, half, dtype=np.uint64)) \
         ^ (rng.integers(0, 2, half, dtype=np.uint64) << np.uint64(31))
     y[half:half + 1000] = x[half:half + 1000] ^ np.uint64(1 << 31)       # x + (-x)
-    got = dot.add(x, y, FP32)
+    got = ops.add(x, y, FP32)
     with np.errstate(all="ignore"):
         want = f32(x) + f32(y)
     assert same_or_both_nan(got, want).all()
@@ -62,7 +62,7 @@ def test_add_fp32_directed_pairs():
     x, y = np.repeat(d, d.size), np.tile(d, d.size)
     with np.errstate(all="ignore"):
         want = f32(x) + f32(y)
-    assert same_or_both_nan(dot.add(x, y, FP32), want).all()
+    assert same_or_both_nan(ops.add(x, y, FP32), want).all()
 
 
 @pytest.mark.parametrize("fmt", [E4M3, E5M2, FloatFormat(4, 3, specials="fnuz"),
@@ -85,7 +85,7 @@ def test_add_every_fp8_pair_matches_fractions(fmt, ref):
                 want.append(ref.float_round(sx & sy if vx == vy == 0 else 0, Fraction(0), fmt))
             else:
                 want.append(ref.float_round(int(total < 0), abs(total), fmt))
-    assert dot.add(x, y, fmt).tolist() == want
+    assert ops.add(x, y, fmt).tolist() == want
 
 
 def test_tree_sum_order():
