@@ -15,6 +15,8 @@ UNITS = {
     "dot": ("hdl.dot", "Dot"),
     "mac": ("hdl.dsp", "MAC"),
     "macarray": ("hdl.macarray", "MACArray"),
+    "positmul": ("hdl.posit", "PositMul"),
+    "positadd": ("hdl.posit", "PositAdd"),
 }
 
 

@@ -1,0 +1,314 @@
+"""Posit arithmetic: the codec (`decode`, `encode_shift` + `encode_round`) and the units
+built from it, `PositMul`, `PositAdd` and `PositDot` (a fused dot product with a quire).
+
+Every unit is bit-exact with its golden model (`golden.ops.mul`, `golden.ops.add`,
+`golden.ops.quire_dot`): the exact result rounded once on the bit pattern, to nearest with
+ties to the even pattern, never rounding a nonzero to 0 or NaR, saturating at ±maxpos and
+±minpos. Any (n, es) that `golden.formats.PositFormat` allows (n 3..32, es 0..min(4, n-3)).
+The benches are tb/test_posit.py.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import formats, ops
+from . import intcore, protocol
+from .pipeline import Pipeline, check_stages
+
+__all__ = ["decode", "encode_shift", "encode_round", "fraction_bits", "scale_shape",
+           "PositMul", "PositAdd"]
+
+
+def fraction_bits(fmt):
+    """The most fraction bits a posit of `fmt` holds: n - 3 - es (at least 0)."""
+    return max(fmt.n - 3 - fmt.es, 0)
+
+
+def scale_shape(fmt, extra=0):
+    """A signed shape for scales (exponents of two) of `fmt`: |scale| <= (n - 2) * 2**es,
+    plus `extra` bits of headroom (sums of scales)."""
+    return signed(((fmt.n - 2) << fmt.es).bit_length() + 1 + extra)
+
+
+def decode(m, fmt, code, name):
+    """Split posit `code` of `fmt` into its fields (combinational).
+
+    Returns a dict: ``sign``; ``nar``; ``zero``; ``scale`` (signed, `scale_shape`):
+    regime * 2**es + exponent; ``sig`` (``fraction_bits(fmt) + 1`` bits, the hidden 1 on
+    top, the fraction below it, padded with zeros): value = (-1)**sign * sig *
+    2**(scale - fraction_bits); ``body``: the magnitude's n - 1 bits (two's complement
+    undone), which orders magnitudes as the values do. For zero and NaR, scale and sig are
+    meaningless: callers test the flags.
+    """
+    n, es = fmt.n, fmt.es
+    sign = code[n - 1]
+    body = intcore.wire(m, Mux(sign, -code, code)[:n - 1], f"{name}_body")
+    nar = intcore.wire(m, sign & (body == 0), f"{name}_nar")
+    zero = intcore.wire(m, ~sign & (body == 0), f"{name}_zero")
+    first = body[n - 2]
+    # The regime: a run of `first`, ended by the opposite bit (or by the end).
+    run = intcore.leading_zeros(m, Mux(first, ~body, body)[:n - 1], f"{name}_run")
+    regime = Signal(signed(len(run) + 1), name=f"{name}_regime")
+    m.d.comb += regime.eq(Mux(first, run - 1, -run))
+    # After the run and its terminating bit: the exponent (missing bits are 0), then the
+    # fraction, top-aligned in n - 1 bits.
+    rest = intcore.wire(m, (body << (run + 1))[:n - 1], f"{name}_rest")
+    frac_bits = fraction_bits(fmt)
+    exponent = rest[n - 1 - es:] if es else Const(0, 0)
+    scale = Signal(scale_shape(fmt), name=f"{name}_scale")
+    m.d.comb += scale.eq(Cat(exponent, regime).as_signed() if es else regime)
+    sig = Cat(rest[n - 1 - es - frac_bits:n - 1 - es], Const(1, 1))
+    return {"sign": sign, "nar": nar, "zero": zero, "scale": scale,
+            "sig": intcore.wire(m, sig, f"{name}_sig"), "body": body}
+
+
+def encode_shift(m, fmt, scale, sig, sticky, name):
+    """First half of encoding a nonzero magnitude ``sig * 2**(scale - (len(sig) - 1))``
+    (`sig`'s top bit set; `scale` signed; `sticky`: nonzero bits below `sig`): the regime,
+    exponent and fraction bit string placed by one arithmetic shift, cut to n - 1 bits.
+
+    Returns a dict for `encode_round`: ``pattern`` (n - 1 bits), ``guard``, ``sticky``,
+    ``big`` and ``small`` (the regime is beyond maxpos's or minpos's: saturate).
+    """
+    n, es = fmt.n, fmt.es
+    regime = Signal(signed(max(len(scale) - es, 2)), name=f"{name}_regime")
+    m.d.comb += regime.eq(scale >> es)
+    exponent = scale[:es] if es else Const(0, 0)
+    big = intcore.wire(m, regime > n - 3, f"{name}_big")
+    small = intcore.wire(m, regime < -(n - 2), f"{name}_small")
+    fill = ~regime[-1]                            # the regime's run: ones for regime >= 0
+    # The string of a regime of one bit and its terminator: fill, ~fill, exponent,
+    # fraction. A run of k + 1 fill bits is that string shifted right by k (fill bits in):
+    # k = regime for regime >= 0, else -regime - 1 = ~regime. Only its top n + 1 bits can
+    # reach the pattern or the guard bit; the rest is sticky.
+    string = Cat(sig[:-1], exponent, ~fill, fill)
+    top = n + 1
+    if len(string) > top:
+        sticky = sticky | string[:len(string) - top].any()
+        string = string[len(string) - top:]
+    else:
+        string = Cat(Const(0, top - len(string)), string)
+    k_max = n - 3
+    k = Signal(range(k_max + 1), name=f"{name}_k")
+    m.d.comb += k.eq(Mux(regime[-1], ~regime, regime))      # in range unless saturating
+    word = Cat(Const(0, k_max), string).as_signed()
+    shifted = intcore.wire(m, (word >> k)[:len(word)], f"{name}_shifted")
+    width = len(word)
+    return {"pattern": shifted[width - (n - 1):],
+            "guard": shifted[width - n],
+            "sticky": intcore.wire(m, sticky | shifted[:width - n].any(), f"{name}_sticky"),
+            "big": big, "small": small}
+
+
+def encode_round(m, fmt, sign, shifted, name):
+    """Second half of encoding: the pattern rounded to nearest, ties to even (a pattern
+    that holds a regime terminator never carries into the sign), saturated to maxpos or
+    minpos, and negated for a negative value. Returns the n-bit code (nonzero, not NaR)."""
+    n = fmt.n
+    pattern = shifted["pattern"]
+    up = shifted["guard"] & (shifted["sticky"] | pattern[0])
+    rounded = intcore.wire(m, (pattern + up)[:n - 1], f"{name}_rounded")
+    magnitude = Signal(n - 1, name=f"{name}_magnitude")
+    m.d.comb += magnitude.eq(Mux(shifted["big"], (1 << (n - 1)) - 1,
+                                 Mux(shifted["small"], 1, rounded)))
+    code = Signal(n, name=name)
+    m.d.comb += code.eq(Mux(sign, -magnitude, magnitude))
+    return code
+
+
+def _posit_format(n, es):
+    """The PositFormat of a unit's (n, es), its checks and messages (`TypeError` for a
+    non-integer, `ValueError` naming the parameter and its range)."""
+    return formats.PositFormat(n, es)
+
+
+class _BinaryPositUnit(wiring.Component):
+    """The ports, parameters and protocol members shared by `PositMul` and `PositAdd`."""
+
+    PARAMETERS = {"n": protocol.Integer(example=8), "es": protocol.Integer(example=1),
+                  "stages": protocol.Integer()}
+    ops_per_cycle = 1
+
+    def __init__(self, *, n, es, stages=0):
+        self.fmt = self.out_fmt = _posit_format(n, es)
+        self.n, self.es = self.fmt.n, self.fmt.es
+        self.stages = check_stages(stages, self.CUT_POINTS)
+        operands = data.StructLayout({"a": n, "b": n})
+        super().__init__({"i": In(stream.Signature(operands)),
+                          "o": Out(stream.Signature(n))})
+
+    @property
+    def latency(self):
+        return self.stages
+
+    def _special(self, m, da, db, value):
+        """The result code: NaR for a NaR operand, else `value` (the caller's choice for
+        zero operands)."""
+        code = Signal(self.n, name="result")
+        m.d.comb += code.eq(Mux(da["nar"] | db["nar"], self.fmt.nar_code, value))
+        return code
+
+
+class PositMul(_BinaryPositUnit):
+    """Posit multiplier, correctly rounded: bit-exact with ``golden.ops.mul(a, b, fmt)``
+    for ``fmt = PositFormat(n, es)``.
+
+    NaR × anything is NaR; 0 × non-NaR is 0; otherwise the exact product (the
+    significands' product and the scales' sum) is rounded once on the bit pattern, never
+    to 0 or NaR. The significand product is a plain ``*`` of (n - 2 - es)-bit
+    significands (synthesis maps it to DSP blocks or LUTs).
+
+    Parameters
+    ----------
+    n, es : int
+        The posit format: n 3..32, es 0..min(4, n - 3).
+    stages : int
+        Pipeline registers, 0..3, placed in this order: after the significand product,
+        after decoding, after the encoder's shift (before the rounding increment).
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": n, "b": n})))
+    o : Out(stream.Signature(n))
+        Product codes, in order.
+    latency : int
+        `stages`.
+    ops_per_cycle : int
+        1.
+    """
+
+    CUT_POINTS = ("product", "decoded", "shifted")
+    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 3},
+                {"n": 5, "es": 2, "stages": 1}]
+
+    @property
+    def golden(self):
+        """``(golden.ops.mul, {"fmt": fmt})``."""
+        return ops.mul, {"fmt": self.fmt}
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt = self.fmt
+        pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
+        da = decode(m, fmt, self.i.payload.a, "a")
+        db = decode(m, fmt, self.i.payload.b, "b")
+        v = pipe.stage("decoded", sa=da["sign"], sb=db["sign"], ma=da["sig"], mb=db["sig"],
+                       ea=da["scale"], eb=db["scale"],
+                       nar=da["nar"] | db["nar"], zero=da["zero"] | db["zero"])
+        product = intcore.wire(m, v["ma"] * v["mb"], "product")   # in [1, 4), 2F fraction bits
+        scale = Signal(scale_shape(fmt, 1), name="scale")
+        m.d.comb += scale.eq(v["ea"] + v["eb"])
+        v = pipe.stage("product", product=product, scale=scale, sign=v["sa"] ^ v["sb"],
+                       nar=v["nar"], zero=v["zero"])
+        carry = v["product"][-1]
+        sig = intcore.wire(m, Mux(carry, v["product"], v["product"] << 1)[:len(product)],
+                           "normalized")
+        normal_scale = Signal(scale_shape(fmt, 2), name="normal_scale")
+        m.d.comb += normal_scale.eq(v["scale"] + carry)
+        shifted = encode_shift(m, fmt, normal_scale, sig, Const(0, 1), "enc")
+        v = pipe.stage("shifted", sign=v["sign"], nar=v["nar"], zero=v["zero"], **shifted)
+        code = encode_round(m, fmt, v["sign"], v, "enc")
+        result = Signal(self.n, name="result")
+        m.d.comb += result.eq(Mux(v["nar"], fmt.nar_code, Mux(v["zero"], 0, code)))
+        pipe.finish(result)
+        return m
+
+
+class PositAdd(_BinaryPositUnit):
+    """Posit adder, correctly rounded: bit-exact with ``golden.ops.add(a, b, fmt)`` for
+    ``fmt = PositFormat(n, es)``.
+
+    NaR + anything is NaR; x + 0 is x; an exact zero sum is 0; otherwise the exact sum is
+    rounded once on the bit pattern, never to 0 or NaR. The operands are ordered by
+    magnitude (their bodies compare as their values do); the smaller significand is
+    shifted right by the scale difference with three extra bits and the bits shifted out
+    jammed into the lowest, which keeps the rounding exact; the sum is normalized by a
+    leading-zero count and encoded.
+
+    Parameters
+    ----------
+    n, es : int
+        The posit format: n 3..32, es 0..min(4, n - 3).
+    stages : int
+        Pipeline registers, 0..4, placed in this order: after the alignment shift, after
+        decoding, after normalization, after the encoder's shift.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": n, "b": n})))
+    o : Out(stream.Signature(n))
+        Sum codes, in order.
+    latency : int
+        `stages`.
+    ops_per_cycle : int
+        1.
+    """
+
+    CUT_POINTS = ("aligned", "decoded", "normalized", "shifted")
+    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 4},
+                {"n": 6, "es": 2, "stages": 2}]
+    EXTRA = 3                                     # guard, round and jammed sticky bits
+
+    @property
+    def golden(self):
+        """``(golden.ops.add, {"fmt": fmt})``."""
+        return ops.add, {"fmt": self.fmt}
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, n = self.fmt, self.n
+        pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
+        a, b = self.i.payload.a, self.i.payload.b
+        da, db = decode(m, fmt, a, "a"), decode(m, fmt, b, "b")
+        swap = intcore.wire(m, db["body"] > da["body"], "swap")        # |b| > |a|
+        big = {key: Mux(swap, db[key], da[key]) for key in ("sign", "scale", "sig")}
+        small = {key: Mux(swap, da[key], db[key]) for key in ("sign", "scale", "sig")}
+        distance = Signal(range(2 * (((n - 2) << fmt.es) + 1)), name="distance")
+        m.d.comb += distance.eq(big["scale"] - small["scale"])
+        passed = Signal(n, name="passed")          # the result when an operand is 0 or NaR
+        m.d.comb += passed.eq(Mux(da["nar"] | db["nar"], fmt.nar_code,
+                                  Mux(da["zero"], b, a)))
+        v = pipe.stage("decoded", big_sign=big["sign"], big_scale=big["scale"],
+                       big_sig=big["sig"], small_sig=small["sig"],
+                       subtract=big["sign"] ^ small["sign"], distance=distance,
+                       special=da["nar"] | db["nar"] | da["zero"] | db["zero"],
+                       passed=passed)
+        extra = self.EXTRA
+        width = len(v["big_sig"]) + extra
+        # The smaller significand aligned to the larger's, bits shifted out jammed.
+        small_ext = Cat(Const(0, extra), v["small_sig"])
+        aligned, jam = _shift_right_jam(m, small_ext, v["distance"], "aligned")
+        big_ext = Cat(Const(0, extra), v["big_sig"])
+        side = {key: v[key] for key in ("big_sign", "big_scale", "subtract", "special",
+                                        "passed")}
+        v = pipe.stage("aligned", big_ext=big_ext, aligned=aligned | jam, **side)
+        total = Signal(width + 1, name="sum")
+        m.d.comb += total.eq(Mux(v["subtract"], v["big_ext"] - v["aligned"],
+                                 v["big_ext"] + v["aligned"]))
+        lz = intcore.leading_zeros(m, total, "sum_lz")
+        normalized = intcore.wire(m, (total << lz)[:width + 1], "sum_normalized")
+        scale = Signal(scale_shape(fmt, 1), name="sum_scale")
+        m.d.comb += scale.eq(v["big_scale"] + 1 - lz)
+        exact_zero = intcore.wire(m, total == 0, "sum_zero")
+        side = {key: v[key] for key in ("big_sign", "special", "passed")}
+        v = pipe.stage("normalized", sig=normalized, scale=scale, exact_zero=exact_zero,
+                       **side)
+        shifted = encode_shift(m, fmt, v["scale"], v["sig"], Const(0, 1), "enc")
+        side = {key: v[key] for key in ("big_sign", "special", "passed", "exact_zero")}
+        v = pipe.stage("shifted", **shifted, **side)
+        code = encode_round(m, fmt, v["big_sign"], v, "enc")
+        result = Signal(n, name="result")
+        m.d.comb += result.eq(Mux(v["special"], v["passed"], Mux(v["exact_zero"], 0, code)))
+        pipe.finish(result)
+        return m
+
+
+def _shift_right_jam(m, value, amount, name):
+    """(`value` >> `amount`, 1 if any bit shifted out was set): the shift clamped at the
+    width (everything shifted out)."""
+    width = len(value)
+    clamped = Signal(range(width + 1), name=f"{name}_amount")
+    m.d.comb += clamped.eq(Mux(amount > width, width, amount))
+    wide = intcore.wire(m, Cat(Const(0, width), value) >> clamped, f"{name}_wide")
+    return wide[width:], intcore.wire(m, wide[:width].any(), f"{name}_jam")
