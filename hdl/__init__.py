@@ -17,6 +17,7 @@ UNITS = {
     "macarray": ("hdl.macarray", "MACArray"),
     "positmul": ("hdl.posit", "PositMul"),
     "positadd": ("hdl.posit", "PositAdd"),
+    "positdot": ("hdl.posit", "PositDot"),
 }
 
 

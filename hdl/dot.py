@@ -14,7 +14,7 @@ from golden import dot as golden_dot, formats
 from . import fpadd, intcore, kulisch as kulisch_acc, protocol
 from .fpmul import FPMul
 from .lmul import LMul
-from .pipeline import Pipeline, check_stages
+from .pipeline import Pipeline, check_stages, reduce_tree
 
 __all__ = ["Dot", "multiplier_unit"]
 
@@ -137,24 +137,6 @@ class Dot(wiring.Component):
         """Adder levels of the tree: ceil(log2(lanes))."""
         return (self.lanes - 1).bit_length()
 
-    def _tree(self, m, pipe, items, add, **side):
-        """Pairwise reduction of `items` by `add(x, y, name)`, level by level (an odd last
-        item passes to the next level). With stages=3, a register after each level but the
-        last; `side` values travel along. Returns (sum, side values)."""
-        level, depth = list(items), 0
-        while len(level) > 1:
-            nxt = [add(level[j], level[j + 1], f"t{depth}_{j // 2}")
-                   for j in range(0, len(level) - 1, 2)]
-            if len(level) % 2:
-                nxt.append(level[-1])
-            level, depth = nxt, depth + 1
-            if len(level) > 1:
-                v = pipe.stage(f"level{depth - 1}", **side,
-                               **{f"x{j}": x for j, x in enumerate(level)})
-                level = [v.pop(f"x{j}") for j in range(len(level))]
-                side = v
-        return level[0], side
-
     def elaborate(self, platform):
         m = Module()
         fmt, lanes = self.fmt, self.lanes
@@ -190,55 +172,39 @@ class Dot(wiring.Component):
         if kulisch:
             terms, flags = zip(*(kulisch_acc.term(m, pf, code, lsb, width, f"k{index}")
                                  for index, code in enumerate(products)))
-            total, v = self._tree(m, pipe, terms,
+            total, v = reduce_tree(pipe, terms,
                                   lambda x, y, name: kulisch_acc.add(m, x, y, width, name),
                                   last=v["last"], flags=intcore.wire(
                                       m, functools.reduce(operator.or_, flags), "term_flags"))
         else:
-            total, v = self._tree(m, pipe, products,
+            total, v = reduce_tree(pipe, products,
                                   lambda x, y, name: fpadd.fp_add(m, pf, x, y, name),
                                   last=v["last"])
         v = pipe.stage("tree", total=total, **v)
 
-        # Accumulator: one register, a one-cycle loop; restarts after each last beat.
+        if kulisch:
+            kulisch_acc.accumulate(
+                m, pipe, self.o, v["total"], v["flags"], v["last"], width,
+                lambda m, final, flags: kulisch_acc.to_float(m, self.out_fmt, final, flags,
+                                                             lsb, "result"))
+            pipe.finish()
+            return m
+        # FP32 accumulator: one register, a one-cycle loop; restarts after each last beat.
         out_valid = Signal(name="out_valid")
         out_code = Signal(self.out_fmt.bits, name="out_code", reset_less=True)
         out_free = intcore.wire(m, ~out_valid | self.o.ready, "out_free")
         first = Signal(init=1, name="first")
-        if kulisch:
-            acc = Signal(width, name="acc", reset_less=True)
-            flags = Signal(kulisch_acc.FLAGS, name="acc_flags", reset_less=True)
-            acc_next = kulisch_acc.add(m, Mux(first, 0, acc), v["total"], width, "acc_next")
-            flags_next = intcore.wire(m, Mux(first, 0, flags) | v["flags"], "flags_next")
-            state = [(acc, acc_next), (flags, flags_next)]
-            # A vector's exact sum waits in `final` while it is rounded into out_fmt: the
-            # conversion has its own cycle, out of the accumulator's loop.
-            final = Signal(width, name="final_sum", reset_less=True)
-            final_flags = Signal(kulisch_acc.FLAGS, name="final_flags", reset_less=True)
-            final_valid = Signal(name="final_valid")
-            final_free = intcore.wire(m, ~final_valid | out_free, "final_free")
-            result = kulisch_acc.to_float(m, self.out_fmt, final, final_flags, lsb, "result")
-            m.d.comb += pipe.ready.eq(final_free)
-            with m.If(out_free):
-                m.d.sync += [out_code.eq(result), out_valid.eq(final_valid)]
-            with m.If(final_free):
-                m.d.sync += [final.eq(acc_next), final_flags.eq(flags_next),
-                             final_valid.eq(pipe.valid & v["last"])]
-            with m.If(pipe.valid & pipe.ready):
-                m.d.sync += [reg.eq(value) for reg, value in state]
-                m.d.sync += first.eq(v["last"])
-        else:
-            acc = Signal(32, name="acc", reset_less=True)
-            result = fpadd.fp_add(m, formats.FP32, Mux(first, 0, acc), v["total"], "acc")
-            m.d.comb += pipe.ready.eq(out_free)
-            with m.If(pipe.valid & pipe.ready):
-                m.d.sync += [acc.eq(result), first.eq(v["last"])]
-                with m.If(v["last"]):
-                    m.d.sync += [out_code.eq(result), out_valid.eq(1)]
-                with m.Elif(self.o.ready):
-                    m.d.sync += out_valid.eq(0)
+        acc = Signal(32, name="acc", reset_less=True)
+        result = fpadd.fp_add(m, formats.FP32, Mux(first, 0, acc), v["total"], "acc")
+        m.d.comb += pipe.ready.eq(out_free)
+        with m.If(pipe.valid & pipe.ready):
+            m.d.sync += [acc.eq(result), first.eq(v["last"])]
+            with m.If(v["last"]):
+                m.d.sync += [out_code.eq(result), out_valid.eq(1)]
             with m.Elif(self.o.ready):
                 m.d.sync += out_valid.eq(0)
+        with m.Elif(self.o.ready):
+            m.d.sync += out_valid.eq(0)
         m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out_code)]
         pipe.finish()
         return m

@@ -1,4 +1,5 @@
-"""The exact (Kulisch) accumulator of float products: terms in, one rounding out.
+"""The exact (Kulisch) accumulator: terms in, one rounding out. It serves the float dot
+products (`hdl.dot.Dot`, the MAC arrays' FP PEs) and, as the posit quire, `hdl.posit.PositDot`.
 
 An exact product code (of `golden.dot.product_format`) becomes a two's complement term of
 a fixed-point register whose least significant bit weighs 2**lsb and which is `width` bits
@@ -8,14 +9,15 @@ flags (``Cat(nan, pos_inf, neg_inf)``) that are ORed alongside it. At the end, t
 its flags are rounded once into a float format. The golden model is `golden.dot.dot` with
 ``acc="kulisch"``; users are the dot-product units and the MAC arrays' FP PEs.
 
-Both functions are combinational and add their logic to module `m`.
+`term`, `add` and `to_float` are combinational and add their logic to module `m`;
+`accumulate` builds the accumulator's registers and its output stage.
 """
 
 from amaranth.hdl import Cat, Mux, Signal
 
 from . import floatcore, fpadd, intcore
 
-__all__ = ["FLAGS", "term", "add", "to_float"]
+__all__ = ["FLAGS", "term", "add", "to_float", "accumulate"]
 
 FLAGS = 3          # NaN, +Inf, -Inf seen
 
@@ -55,3 +57,37 @@ def to_float(m, out_fmt, total, flags, lsb, name):
     sign = intcore.wire(m, Mux(inf, flags[2], negative & ~zero), f"{name}_sign")
     return floatcore.select_code(m, out_fmt, sign=sign, rounded=rounded, nan=nan, inf=inf,
                                  zero=zero, name=name)
+
+
+def accumulate(m, pipe, o, total, flags, last, width, result, name="acc"):
+    """The accumulator of a dot-product unit whose beats leave `pipe` (a `Pipeline`
+    without a stream output) as the exact sum `total` of their terms (`width` bits, two's
+    complement), their `flags` and the ``last`` bit that ends a vector.
+
+    One register and one add in a one-cycle loop, restarting after each last beat. A
+    vector's sum waits in a register of its own while ``result(m, sum, flags)`` rounds it
+    into the output code (the conversion has its own cycle, out of the loop), then in the
+    output register, which drives stream `o`. Back-pressure from `o` stops `pipe`.
+    Latency: two cycles from the last beat leaving `pipe` to `o`."""
+    out_valid = Signal(name="out_valid")
+    out_code = Signal(len(o.payload), name="out_code", reset_less=True)
+    out_free = intcore.wire(m, ~out_valid | o.ready, "out_free")
+    first = Signal(init=1, name="first")
+    acc = Signal(width, name=name, reset_less=True)
+    acc_flags = Signal(len(flags), name=f"{name}_flags", reset_less=True)
+    acc_next = add(m, Mux(first, 0, acc), total, width, f"{name}_next")
+    flags_next = intcore.wire(m, Mux(first, 0, acc_flags) | flags, "flags_next")
+    final = Signal(width, name="final_sum", reset_less=True)
+    final_flags = Signal(len(flags), name="final_flags", reset_less=True)
+    final_valid = Signal(name="final_valid")
+    final_free = intcore.wire(m, ~final_valid | out_free, "final_free")
+    code = result(m, final, final_flags)
+    m.d.comb += pipe.ready.eq(final_free)
+    with m.If(out_free):
+        m.d.sync += [out_code.eq(code), out_valid.eq(final_valid)]
+    with m.If(final_free):
+        m.d.sync += [final.eq(acc_next), final_flags.eq(flags_next),
+                     final_valid.eq(pipe.valid & last)]
+    with m.If(pipe.valid & pipe.ready):
+        m.d.sync += [acc.eq(acc_next), acc_flags.eq(flags_next), first.eq(last)]
+    m.d.comb += [o.valid.eq(out_valid), o.payload.eq(out_code)]

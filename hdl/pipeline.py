@@ -12,7 +12,7 @@ from amaranth.hdl import Signal
 
 from golden import checks
 
-__all__ = ["Pipeline", "check_stages"]
+__all__ = ["Pipeline", "check_stages", "reduce_tree"]
 
 
 def check_stages(stages, cut_points):
@@ -102,3 +102,23 @@ class Pipeline:
         self.m.d.comb += self.valid.eq(self._valid)
         if self._o is not None:
             self.m.d.comb += self._o.payload.eq(payload)
+
+
+def reduce_tree(pipe, items, add, **side):
+    """Pairwise reduction of `items` by ``add(x, y, name)``, level by level (an odd last
+    item passes to the next level), with a cut point ``level{d}`` after each level d but
+    the last (registered when the unit selected it); `side` values travel along. Returns
+    (sum, side values). Used by the dot-product units' adder trees."""
+    level, depth = list(items), 0
+    while len(level) > 1:
+        nxt = [add(level[j], level[j + 1], f"t{depth}_{j // 2}")
+               for j in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level, depth = nxt, depth + 1
+        if len(level) > 1:
+            v = pipe.stage(f"level{depth - 1}", **side,
+                           **{f"x{j}": x for j, x in enumerate(level)})
+            level = [v.pop(f"x{j}") for j in range(len(level))]
+            side = v
+    return level[0], side

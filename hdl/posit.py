@@ -12,12 +12,12 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import formats, ops
-from . import intcore, protocol
-from .pipeline import Pipeline, check_stages
+from golden import checks, formats, ops
+from . import intcore, kulisch, protocol
+from .pipeline import Pipeline, check_stages, reduce_tree
 
 __all__ = ["decode", "encode_shift", "encode_round", "fraction_bits", "scale_shape",
-           "PositMul", "PositAdd"]
+           "to_posit", "PositMul", "PositAdd", "PositDot"]
 
 
 def fraction_bits(fmt):
@@ -301,6 +301,156 @@ class PositAdd(_BinaryPositUnit):
         result = Signal(n, name="result")
         m.d.comb += result.eq(Mux(v["special"], v["passed"], Mux(v["exact_zero"], 0, code)))
         pipe.finish(result)
+        return m
+
+
+def to_posit(m, fmt, total, nar, lsb, name):
+    """The code of `fmt` for the exact fixed-point value `total` (two's complement, in
+    units of 2**lsb; a quire), rounded once on the pattern: NaR if `nar`, 0 for an exact
+    zero. A leading-zero count and a shift normalize the magnitude; `encode_shift` keeps
+    its top bits and folds the rest into the sticky bit."""
+    width = len(total)
+    negative = total[-1]
+    magnitude = intcore.wire(m, Mux(negative, -total, total)[:width], f"{name}_magnitude")
+    lz = intcore.leading_zeros(m, magnitude, f"{name}_lz")
+    normalized = intcore.wire(m, (magnitude << lz)[:width], f"{name}_normalized")
+    scale = Signal(signed(max(width.bit_length(), (abs(lsb) + width).bit_length()) + 2),
+                   name=f"{name}_scale")
+    m.d.comb += scale.eq(width - 1 + lsb - lz)
+    shifted = encode_shift(m, fmt, scale, normalized, Const(0, 1), f"{name}_enc")
+    code = encode_round(m, fmt, negative, shifted, f"{name}_enc")
+    result = Signal(fmt.n, name=name)
+    m.d.comb += result.eq(Mux(nar, fmt.nar_code, Mux(magnitude == 0, 0, code)))
+    return result
+
+
+class PositDot(wiring.Component):
+    """Fused posit dot product with a quire: `lanes` exact products per beat, an adder
+    tree and the exact (Kulisch) accumulator of `hdl.kulisch`, rounded once per vector.
+    Bit-exact with ``golden.ops.quire_dot(a, b, fmt, guard_bits=guard_bits)``.
+
+    Each input beat carries `lanes` operand pairs and a ``last`` flag; the beat with
+    ``last`` ends the vector (pad a short last beat with zeros: 0 × x adds nothing). Each
+    product (the significands' product, the scales' sum) is shifted to its place in the
+    quire (``golden.ops.quire_range``: its least significant bit weighs minpos**2, and it
+    holds 2**guard_bits products of any value exactly), the tree adds the terms of a
+    beat, the accumulator adds the beats; a NaR operand sets a flag that makes the
+    vector's result NaR. The vector's exact sum is rounded into a posit of `fmt` (`to_posit`)
+    in a cycle of its own: never to 0 or NaR unless it is exactly 0 or a NaR was seen.
+
+    Parameters
+    ----------
+    n, es : int
+        The posit format: n 3..32, es 0..min(4, n - 3).
+    lanes : int
+        Products per beat, 1..64.
+    guard_bits : int or None
+        Quire headroom: exact for vectors of up to 2**guard_bits terms (1..32); default
+        n - 2 (the Posit Standard's quire size: 512 bits for posit(32,2)).
+    stages : int
+        Pipeline registers before the accumulator, 0..3: after the products (before
+        their shift into the quire), then after the adder tree, then (3) also between the
+        tree's levels.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": ArrayLayout(n, lanes),
+                                          "b": ArrayLayout(n, lanes), "last": 1})))
+    o : Out(stream.Signature(n))
+        One result per vector.
+    quire_lsb, quire_width : int
+        The quire's least significant bit (2**quire_lsb) and its width in bits.
+    latency : int
+        Cycles from accepting a vector's last beat to its result on ``o``: min(stages, 2)
+        + (tree depth - 1 with stages=3) + 2 (the accumulator, then the rounding).
+    ops_per_cycle : int
+        Multiply-adds per cycle at full throughput (`lanes`).
+    """
+
+    CUT_POINTS = ("products", "tree", "levels")
+    PARAMETERS = {"n": protocol.Integer(example=8), "es": protocol.Integer(example=0),
+                  "lanes": protocol.Integer(), "guard_bits": protocol.Integer(),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"n": 8, "es": 0, "lanes": 4, "stages": 3},
+                {"n": 6, "es": 2, "lanes": 3, "stages": 1},
+                {"n": 16, "es": 1, "lanes": 1, "stages": 0}]
+
+    def __init__(self, *, n, es, lanes=4, guard_bits=None, stages=0):
+        self.fmt = self.out_fmt = _posit_format(n, es)
+        self.n, self.es = self.fmt.n, self.fmt.es
+        if isinstance(lanes, bool) or not hasattr(type(lanes), "__index__"):
+            raise TypeError(f"lanes must be a positive integer, not {lanes!r}")
+        self.lanes = lanes = checks.integer("lanes", lanes, lo=1, hi=64)
+        self.quire_lsb, self.quire_width, self.guard_bits = ops.quire_range(self.fmt,
+                                                                            guard_bits)
+        self.stages = check_stages(stages, self.CUT_POINTS)
+        self.ops_per_cycle = lanes
+        beat = data.StructLayout({"a": data.ArrayLayout(n, lanes),
+                                  "b": data.ArrayLayout(n, lanes), "last": 1})
+        super().__init__({"i": In(stream.Signature(beat)),
+                          "o": Out(stream.Signature(n))})
+
+    @property
+    def tree_depth(self):
+        """Adder levels of the tree: ceil(log2(lanes))."""
+        return (self.lanes - 1).bit_length()
+
+    @property
+    def latency(self):
+        levels = max(self.tree_depth - 1, 0) if self.stages == 3 else 0
+        return min(self.stages, 2) + levels + 2
+
+    @property
+    def golden(self):
+        """``(golden.ops.quire_dot, kwargs)``: the result of each row of `a` and `b`."""
+        return ops.quire_dot, {"fmt": self.fmt, "guard_bits": self.guard_bits}
+
+    def _term(self, m, sign, scale, sig, drop, name):
+        """The quire term of a product ``(-1)**sign * sig * 2**(scale - drop)``: shifted
+        to its place (the bits below the quire's lsb are zero: every product is a
+        multiple of minpos**2) and negated for a negative product."""
+        width, lsb = self.quire_width, self.quire_lsb
+        place = Signal(range(width), name=f"{name}_place")
+        m.d.comb += place.eq(scale - lsb)                 # >= 0 for every nonzero product
+        aligned = intcore.wire(m, (sig << place)[drop:drop + width], f"{name}_aligned")
+        term = Signal(width, name=f"{name}_term")
+        m.d.comb += term.eq(Mux(sign, -aligned, aligned))
+        return term
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, lanes, width = self.fmt, self.lanes, self.quire_width
+        cuts = list(self.CUT_POINTS[:self.stages])
+        if "levels" in cuts:
+            cuts[cuts.index("levels"):] = [f"level{d}" for d in range(self.tree_depth - 1)]
+        pipe = Pipeline(m, self.i, None, cuts)
+        products = {}
+        for lane in range(lanes):
+            da = decode(m, fmt, self.i.payload.a[lane], f"a{lane}")
+            db = decode(m, fmt, self.i.payload.b[lane], f"b{lane}")
+            scale = Signal(scale_shape(fmt, 1), name=f"p{lane}_scale")
+            m.d.comb += scale.eq(da["scale"] + db["scale"])
+            products.update({
+                f"sig{lane}": intcore.wire(m, da["sig"] * db["sig"], f"p{lane}_sig"),
+                f"scale{lane}": scale, f"sign{lane}": da["sign"] ^ db["sign"],
+                f"zero{lane}": da["zero"] | db["zero"] | da["nar"] | db["nar"],
+                f"nar{lane}": da["nar"] | db["nar"]})
+        v = pipe.stage("products", last=self.i.payload.last, **products)
+        drop = 2 * fraction_bits(fmt)                     # the product's fraction bits
+        terms = [Mux(v[f"zero{lane}"], 0,
+                     self._term(m, v[f"sign{lane}"], v[f"scale{lane}"], v[f"sig{lane}"],
+                                drop, f"q{lane}"))
+                 for lane in range(lanes)]
+        nar = intcore.wire(m, Cat(*(v[f"nar{lane}"] for lane in range(lanes))).any(),
+                           "term_nar")
+        total, v = reduce_tree(pipe, terms,
+                               lambda x, y, name: kulisch.add(m, x, y, width, name),
+                               last=v["last"], flags=nar)
+        v = pipe.stage("tree", total=total, **v)
+        kulisch.accumulate(m, pipe, self.o, v["total"], v["flags"], v["last"], width,
+                           lambda m, final, flags: to_posit(m, fmt, final, flags[0],
+                                                            self.quire_lsb, "result"))
+        pipe.finish()
         return m
 
 
