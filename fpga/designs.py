@@ -17,6 +17,16 @@ Example (``designs/default.toml`` is the set `make` builds)::
     params = { fmt = ["fp8_e4m3", "bf16"], stages = 2 }   # lists are grid axes
     # params = [{ fmt = "bf16", stages = [0, 2] }, { fmt = "fp32", stages = 5 }]  # grids' union
 
+    [[reference]]                 # figures measured by hand (another project's unit run
+    name = "pacogen-positmul"     #   through this flow): a row of its family's table, and
+    family = "Exact FP multipliers"   # a side of a [[compare]] (unit = the name)
+    params = { n = 8, es = 1, stages = 0 }
+    target = "ecp5-85f"
+    variant = "nodsp"
+    lut4 = 275                    # any of the result fields of METRICS
+    fmax_mhz = 34.0
+    source = "PACoGen, measured in this flow (its code is not in the project)"
+
     [[compare]]                   # ratio tables: results matching `a` against `b`
     title = "DSP blocks vs LUT-only"
     a = { variant = "dsp" }
@@ -41,8 +51,8 @@ from pathlib import Path
 
 from . import flow, targets
 
-__all__ = ["DesignError", "Design", "Compare", "DesignSet", "load", "parse", "unit_instances",
-           "jobs", "METRICS", "MATCH_FIELDS"]
+__all__ = ["DesignError", "Design", "Compare", "Reference", "DesignSet", "load", "parse",
+           "unit_instances", "jobs", "reference_results", "METRICS", "MATCH_FIELDS"]
 
 #: result fields a comparison may take ratios of
 METRICS = ("lut4", "lut4_equiv", "logic_cells", "ff", "ff_unit", "carry", "dsp", "bram",
@@ -50,11 +60,12 @@ METRICS = ("lut4", "lut4_equiv", "logic_cells", "ff", "ff_unit", "carry", "dsp",
 #: result fields that identify a run (a comparison pairs results equal in its `match` fields)
 MATCH_FIELDS = ("unit", "params", "target", "variant", "seed")
 
-_TOP_KEYS = {"title", "defaults", "design", "compare"}
+_TOP_KEYS = {"title", "defaults", "design", "compare", "reference"}
 _SETTINGS = {"targets", "variants", "seeds", "freq_mhz", "timeout_s"}
 _DESIGN_KEYS = {"unit", "family", "params"} | _SETTINGS
 _COMPARE_KEYS = {"title", "a", "b", "match", "metrics"}
 _SELECTOR_KEYS = {"unit", "family", "target", "variant", "seed", "params"}
+_REFERENCE_KEYS = {"name", "family", "params", "target", "variant", "source"} | set(METRICS)
 
 
 class DesignError(ValueError):
@@ -87,6 +98,20 @@ class Compare:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reference:
+    """One ``[[reference]]`` entry: figures of a unit that is not in this project (measured
+    by hand in this flow, or quoted), reported beside the results of its family."""
+
+    name: str
+    family: str
+    params: dict
+    target: str
+    variant: str
+    source: str
+    figures: dict           # METRICS field -> number
+
+
+@dataclasses.dataclass(frozen=True)
 class DesignSet:
     """A loaded design-set file."""
 
@@ -94,6 +119,7 @@ class DesignSet:
     title: str
     designs: tuple
     compares: tuple
+    references: tuple = ()
 
 
 def _as_list(value):
@@ -207,6 +233,54 @@ def _compare(raw, where):
     return Compare(title=str(title), a=a, b=b, match=tuple(match), metrics=tuple(metrics))
 
 
+def _reference(raw, where):
+    if not isinstance(raw, dict):
+        raise DesignError(f"{where}: must be a table")
+    unknown = set(raw) - _REFERENCE_KEYS
+    if unknown:
+        raise DesignError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
+                          f"{', '.join(sorted(_REFERENCE_KEYS))}")
+    for key in ("name", "family", "source", "target", "variant"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise DesignError(f"{where}: needs {key} = \"<text>\"")
+    import hdl
+    if raw["name"] in hdl.UNITS:
+        raise DesignError(f"{where}: name {raw['name']!r} is a unit of this project; a "
+                          f"reference names a unit from elsewhere")
+    try:
+        target = targets.target(raw["target"])
+        targets.check_variant(raw["variant"], target)
+    except (TypeError, ValueError) as exc:
+        raise DesignError(f"{where}: {exc}") from None
+    params = raw.get("params", {})
+    if not isinstance(params, dict) or any(isinstance(v, (dict, list)) for v in params.values()):
+        raise DesignError(f"{where}: params must be a table of single values")
+    figures = {key: raw[key] for key in METRICS if key in raw}
+    bad = [key for key, value in figures.items()
+           if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0]
+    if bad or not figures:
+        raise DesignError(f"{where}: needs at least one figure among {', '.join(METRICS)}, "
+                          f"each a non-negative number" + (f" (not {bad[0]} = "
+                                                           f"{raw[bad[0]]!r})" if bad else ""))
+    return Reference(name=raw["name"], family=raw["family"], params=dict(params),
+                     target=target.name, variant=raw["variant"], source=raw["source"],
+                     figures=figures)
+
+
+def reference_results(design_set):
+    """The `design_set`'s references as ``(family, result)`` pairs shaped like results
+    (``status`` "ok", ``seed`` 0, ``reference`` = the source), for `fpga.report`."""
+    out = []
+    for ref in design_set.references:
+        result = {"unit": ref.name, "params": dict(ref.params),
+                  "params_key": f"{ref.name}:" + ",".join(f"{k}={v}" for k, v in
+                                                          sorted(ref.params.items())),
+                  "target": ref.target, "variant": ref.variant, "seed": 0, "status": "ok",
+                  "reference": ref.source, **ref.figures}
+        out.append((ref.family, result))
+    return out
+
+
 def parse(data, path="<design set>"):
     """Validate the parsed TOML `data` of a design set; return a `DesignSet`."""
     if not isinstance(data, dict):
@@ -254,8 +328,13 @@ def parse(data, path="<design set>"):
         raise DesignError(f"{path}: compare must be an array of tables ([[compare]])")
     compares = tuple(_compare(raw, f"{path}: compare {i}")
                      for i, raw in enumerate(raw_compares, 1))
+    raw_references = data.get("reference", [])
+    if not isinstance(raw_references, list):
+        raise DesignError(f"{path}: reference must be an array of tables ([[reference]])")
+    references = tuple(_reference(raw, f"{path}: reference {i}")
+                       for i, raw in enumerate(raw_references, 1))
     return DesignSet(path=str(path), title=str(data.get("title", Path(str(path)).stem)),
-                     designs=tuple(designs), compares=compares)
+                     designs=tuple(designs), compares=compares, references=references)
 
 
 def load(path):

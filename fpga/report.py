@@ -255,6 +255,8 @@ def _match_text(match):
 
 
 def _params_label(result):
+    if result.get("reference"):                 # not a unit of this project: name it
+        return f"{result['unit']} ({params_text(result.get('params', {}))})"
     return params_text(result.get("params", {}))
 
 
@@ -287,11 +289,14 @@ def row_cells(row, layer=False):
     def count(name):
         return _num(row.get(name)) if ok else "—"
 
+    status = row["status"]
+    if row.get("reference"):
+        status = f"reference: {row['reference']}"
     return [_params_label(row), row["target"], row["variant"],
             count("lut4_equiv"), count("lut4"), count("carry"), count("ff_unit"), count("ff"),
             count("dsp"), count("bram"), fmax, _num(row.get("throughput_mops"), 1),
             _num(row.get("throughput_per_klut"), 1)] + [_num(row.get("layer_cycles"))] * layer + [
-            goal, row["status"]]
+            goal, md_text(status) if row.get("reference") else status]
 
 
 def _slug(text):
@@ -709,7 +714,7 @@ def _link(text, target):
 
 
 def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA report",
-                 source=None, notes=(), studies=(), units=()):
+                 source=None, notes=(), studies=(), units=(), references=()):
     """Write report.md, index.html, the plots and results.json into `out_dir`.
 
     Parameters
@@ -730,6 +735,9 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     units : sequence of str
         The unit names of the design set (so that its studies are included even before
         any of its results exist).
+    references : list of (family, result dict)
+        Figures from elsewhere (`fpga.designs.reference_results`): a row each in their
+        family's table, marked with their source, and a side of comparisons.
 
     Returns
     -------
@@ -745,7 +753,7 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     for pattern in ("*-area-fmax.png", "compare-*.png", "accuracy-*.png"):
         for old in out_dir.glob(pattern):
             old.unlink()
-    rows = aggregate(entries)
+    rows = aggregate(list(entries) + list(references))
     families = list(dict.fromkeys(row["section"] for row in rows))
     tools = _tools(rows)
     contexts = sorted({row.get("context") for row in rows if row.get("context")})
@@ -756,7 +764,11 @@ def write_report(entries, out_dir=DEFAULT_OUT, *, compares=(), title="nnrtl FPGA
     header = []
     if source:
         header.append(f"Design set: `{source}`.")
-    header.append(f"{len(entries)} runs, {len(rows)} configurations; tools: "
+    measured = [row for row in rows if not row.get("reference")]
+    header.append(f"{len(entries)} runs, {len(measured)} configurations"
+                  + (f" and {len(rows) - len(measured)} reference rows (figures from "
+                     "elsewhere, marked with their source)" if len(measured) < len(rows)
+                     else "") + "; tools: "
                   f"{', '.join(tools) or '—'}; placement seeds: "
                   f"{', '.join(map(str, seeds)) or '—'}.")
     header.append(

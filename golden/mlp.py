@@ -34,6 +34,11 @@ What is rounded where (``products`` names the mode, see `PRODUCTS`):
 `forward_float64` is the reference: the same network in float64 (NumPy matmul), no format
 rounding at all.
 
+`forward_format` is the number-format study's network (posits against floats): every
+value lives in one format ``fmt`` (a PositFormat or FloatFormat), and a layer either sums
+exactly (``acc="exact"``: the posit quire, or a Kulisch accumulator for floats) or rounds
+after every operation (``acc="rounded"``); see its docstring.
+
 Example
 -------
 >>> import numpy as np
@@ -56,7 +61,9 @@ import numpy as np
 from . import dot as dot_mod, formats, ops
 
 __all__ = ["PRODUCTS", "product_mode", "quantize", "relu", "layer_operands", "dense",
-           "forward", "forward_float64", "predict"]
+           "forward", "forward_float64", "predict", "ACCUMULATIONS", "forward_format"]
+
+ACCUMULATIONS = ("exact", "rounded")
 
 # products mode -> (operand format, multiplier of golden.dot.dot)
 _MODES = {
@@ -182,6 +189,63 @@ def forward(x, weights, biases, products, *, lanes=4, first_dots=None):
         if index == len(weights) - 1:
             return z
         act = fmt.encode(_FP32.decode(relu(z)))
+
+
+def _exact_layer(a, b, fmt):
+    """Rows of (a, b) summed exactly and rounded once into `fmt`."""
+    guard_bits = max(int(a.shape[1] - 1).bit_length(), 1)
+    if isinstance(fmt, formats.PositFormat):
+        return ops.quire_dot(a, b, fmt, guard_bits=max(guard_bits, fmt.n - 2))
+    return dot_mod.dot(a, b, fmt, lanes=1, mul="exact", acc="kulisch",
+                       guard_bits=guard_bits, out_fmt=fmt)
+
+
+def forward_format(x, weights, biases, fmt, *, acc):
+    """Logits (codes of `fmt`) of the MLP with every value in number format `fmt`.
+
+    Inputs, weights and biases (float64) are rounded once into `fmt` (RNE; posits on the
+    bit pattern). Each output of a layer is ``z = sum_k act[k] * w[k] + b``:
+
+    - ``acc="exact"``: the products and their sum with the bias are exact, and z is
+      rounded once into `fmt`: the posit quire (`golden.ops.quire_dot`, the bias as a
+      term ``b * 1``), or for floats a Kulisch accumulator (`golden.dot.dot` with
+      ``mul="exact"``, ``acc="kulisch"``, ``out_fmt=fmt``);
+    - ``acc="rounded"``: every product is rounded into `fmt` (`golden.ops.mul`) and added
+      to the running sum in k order, every sum rounded into `fmt` (`golden.ops.add`),
+      the bias last.
+
+    Hidden layers apply ReLU (a negative value becomes 0; NaN and NaR stay), and their
+    codes are the next layer's operands. Returns the last layer's codes, shape
+    (samples, classes).
+    """
+    if not isinstance(fmt, (formats.PositFormat, formats.FloatFormat)):
+        raise TypeError(f"fmt must be a PositFormat or FloatFormat, not {fmt!r}")
+    if acc not in ACCUMULATIONS:
+        raise ValueError(f"acc must be one of {', '.join(map(repr, ACCUMULATIONS))}, "
+                         f"not {acc!r}")
+    x = _check_network(x, weights, biases)
+    act = fmt.encode(x)
+    one = fmt.encode(np.array([1.0]))
+    for index, (w, b) in enumerate(zip(weights, biases)):
+        wq = fmt.encode(np.asarray(w, dtype=np.float64))
+        bq = fmt.encode(np.asarray(b, dtype=np.float64))
+        samples, outputs = act.shape[0], wq.shape[1]
+        a, bb = layer_operands(act, wq)
+        if acc == "exact":
+            a = np.concatenate([a, np.tile(bq, samples)[:, None]], axis=1)
+            bb = np.concatenate([bb, np.full((a.shape[0], 1), one[0], dtype=np.uint64)],
+                                axis=1)
+            z = _exact_layer(a, bb, fmt)
+        else:
+            z = ops.mul(a[:, 0], bb[:, 0], fmt)
+            for k in range(1, a.shape[1]):
+                z = ops.add(z, ops.mul(a[:, k], bb[:, k], fmt), fmt)
+            z = ops.add(z, np.tile(bq, samples), fmt)
+        z = z.reshape(samples, outputs)
+        if index == len(weights) - 1:
+            return z
+        values = fmt.decode(z)
+        act = np.where(values < 0, fmt.encode(np.array([0.0]))[0], z)
 
 
 def forward_float64(x, weights, biases):

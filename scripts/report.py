@@ -103,7 +103,8 @@ def main(argv=None):
                                     title=f"nnrtl FPGA report: {design_set.title}",
                                     source=args.designs, notes=notes,
                                     studies=studies.load_studies(),
-                                    units=[design.unit for design in design_set.designs])
+                                    units=[design.unit for design in design_set.designs],
+                                    references=designs.reference_results(design_set))
     if args.readme:
         _common.write_readme_section(
             args.readme, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}); full report: "

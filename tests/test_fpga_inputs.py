@@ -140,6 +140,27 @@ def test_lmul_design_set_covers_the_issue():
     assert lanes == {(n, mul) for n in (4, 8, 16) for mul in ("lmul", "exact")}
 
 
+def test_posit_design_set_covers_the_issue():
+    design_set = designs.load(ROOT / "designs" / "posit.toml")
+    runs = {(job.unit, job.params.get("n"), job.params.get("es"), job.params.get("fmt"),
+             job.params["stages"], job.target, job.variant)
+            for _, job in designs.jobs(design_set)}
+    for n, es in ((8, 0), (8, 1), (16, 1), (16, 2), (32, 2)):
+        for stages in (0, 3):
+            for variant in ("dsp", "nodsp"):
+                assert ("positmul", n, es, None, stages, "ecp5-85f", variant) in runs
+        for stages in (0, 4):
+            assert ("positadd", n, es, None, stages, "ecp5-85f", "nodsp") in runs
+    for fmt in ("fp8_e4m3", "bf16", "fp16", "fp32"):
+        for stages in (0, 5):
+            assert ("fpmul", None, None, fmt, stages, "ecp5-85f", "dsp") in runs
+        assert ("lmul", None, None, fmt, 0, "ecp5-85f", "nodsp") in runs
+    for es in (0, 1):
+        assert ("positmul", 8, es, None, 0, "ice40-up5k", "dsp") in runs
+        assert ("positadd", 8, es, None, 4, "ice40-up5k", "nodsp") in runs
+    assert {(r.params["n"], r.params["es"]) for r in design_set.references} == {(8, 1), (16, 1)}
+
+
 def _script(*args, env=None):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **(env or {})}, timeout=120)

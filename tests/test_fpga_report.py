@@ -213,3 +213,59 @@ def test_mac_arrays_show_their_layer_cycles_and_a_throughput_plot(tmp_path):
     assert "#### arrays" in paths["tables"] and column in paths["tables"]
     cells = report.row_cells(report.aggregate(arrays)[0], layer=True)
     assert len(cells) == len(report.table_columns(layer=True))
+
+
+REFERENCE_SET = '''
+[[design]]
+unit = "positmul"
+family = "posit multipliers"
+params = { n = 8, es = 1, stages = 0 }
+
+[[reference]]
+name = "pacogen-positmul"
+family = "posit multipliers"
+params = { n = 8, es = 1, stages = 0 }
+target = "ecp5-85f"
+variant = "nodsp"
+lut4 = 275
+fmax_mhz = 34.0
+source = "PACoGen, measured in this flow"
+
+[[compare]]
+title = "against PACoGen"
+a = { unit = "positmul" }
+b = { unit = "pacogen-positmul" }
+match = ["params.n", "params.es", "target", "variant"]
+metrics = ["lut4", "fmax_mhz"]
+'''
+
+
+def test_reference_rows_are_marked_and_compared(tmp_path):
+    import tomllib
+    design_set = designs.parse(tomllib.loads(REFERENCE_SET))
+    references = designs.reference_results(design_set)
+    measured = _result(tmp_path, unit="positmul", variant="nodsp", fmax=170.0, luts=110)
+    measured["params"] = {"n": 8, "es": 1, "stages": 0}
+    paths = report.write_report([("posit multipliers", measured)], tmp_path / "out",
+                                compares=design_set.compares, references=references)
+    text = paths["markdown"].read_text()
+    assert "1 runs, 1 configurations and 1 reference rows" in text
+    line = next(line for line in text.splitlines() if "pacogen-positmul (n=8" in line)
+    assert "| 275 |" in line and "34.0" in line and "reference: PACoGen, measured" in line
+    assert "0.40× (110 / 275)" in paths["comparisons"]          # LUT4 ratio
+    assert "5.00× (170.0 / 34.0)" in paths["comparisons"]       # Fmax ratio
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('name = "pacogen-positmul"', 'name = "positmul"', r"name 'positmul' is a unit of this"),
+    ("lut4 = 275\nfmax_mhz = 34.0\n", "", r"needs at least one figure among"),
+    ("lut4 = 275", "lut4 = -1", r"each a non-negative number \(not lut4 = -1\)"),
+    ('source = "PACoGen, measured in this flow"', "", r"reference 1: needs source"),
+    ('variant = "nodsp"', 'variant = "lut"', r"reference 1: variant must be one of"),
+    ("lut4 = 275", "lut = 275", r"unknown keys \['lut'\]"),
+])
+def test_bad_references_are_named(old, new, message):
+    import tomllib
+    assert old in REFERENCE_SET
+    with pytest.raises(designs.DesignError, match=message):
+        designs.parse(tomllib.loads(REFERENCE_SET.replace(old, new)))
