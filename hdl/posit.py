@@ -13,7 +13,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import checks, formats, ops
-from . import intcore, kulisch, protocol
+from . import dsp, intcore, kulisch, protocol
 from .pipeline import Pipeline, check_stages, reduce_tree
 
 __all__ = ["decode", "encode_shift", "encode_round", "fraction_bits", "scale_shape",
@@ -31,36 +31,50 @@ def scale_shape(fmt, extra=0):
     return signed(((fmt.n - 2) << fmt.es).bit_length() + 1 + extra)
 
 
+def decode_run(m, fmt, code, name):
+    """First half of `decode`: the sign, NaR and zero flags, the magnitude's n - 1 bits
+    (``body``: two's complement undone; it orders magnitudes as the values do), its first
+    bit and the length of the regime run (a leading-zero count)."""
+    n = fmt.n
+    sign = code[n - 1]
+    body = intcore.wire(m, Mux(sign, -code, code)[:n - 1], f"{name}_body")
+    first = body[n - 2]
+    # The regime: a run of `first`, ended by the opposite bit (or by the end).
+    run = intcore.leading_zeros(m, Mux(first, ~body, body)[:n - 1], f"{name}_run")
+    return {"sign": sign, "body": body, "first": first, "run": run,
+            "nar": intcore.wire(m, sign & (body == 0), f"{name}_nar"),
+            "zero": intcore.wire(m, ~sign & (body == 0), f"{name}_zero")}
+
+
+def decode_fields(m, fmt, fields, name):
+    """Second half of `decode`, from the dict of `decode_run`: adds ``scale`` and ``sig``."""
+    n, es = fmt.n, fmt.es
+    first, run = fields["first"], fields["run"]
+    regime = Signal(signed(len(run) + 1), name=f"{name}_regime")
+    m.d.comb += regime.eq(Mux(first, run - 1, -run))
+    # The run shifted out leaves its terminating bit on top (dropped); then the exponent
+    # (missing bits are 0) and the fraction, top-aligned in n - 2 bits.
+    rest = intcore.wire(m, (fields["body"] << run)[:n - 2], f"{name}_rest")
+    frac_bits = fraction_bits(fmt)
+    exponent = rest[n - 2 - es:] if es else Const(0, 0)
+    scale = Signal(scale_shape(fmt), name=f"{name}_scale")
+    m.d.comb += scale.eq(Cat(exponent, regime).as_signed() if es else regime)
+    sig = Cat(rest[n - 2 - es - frac_bits:n - 2 - es], Const(1, 1))
+    return {**fields, "scale": scale, "sig": intcore.wire(m, sig, f"{name}_sig")}
+
+
 def decode(m, fmt, code, name):
-    """Split posit `code` of `fmt` into its fields (combinational).
+    """Split posit `code` of `fmt` into its fields (combinational): `decode_run`, then
+    `decode_fields` (units with a register between them call both).
 
     Returns a dict: ``sign``; ``nar``; ``zero``; ``scale`` (signed, `scale_shape`):
     regime * 2**es + exponent; ``sig`` (``fraction_bits(fmt) + 1`` bits, the hidden 1 on
     top, the fraction below it, padded with zeros): value = (-1)**sign * sig *
-    2**(scale - fraction_bits); ``body``: the magnitude's n - 1 bits (two's complement
-    undone), which orders magnitudes as the values do. For zero and NaR, scale and sig are
-    meaningless: callers test the flags.
+    2**(scale - fraction_bits); ``body``: the magnitude's n - 1 bits, which orders
+    magnitudes as the values do; ``first`` and ``run``. For zero and NaR, scale and sig
+    are meaningless: callers test the flags.
     """
-    n, es = fmt.n, fmt.es
-    sign = code[n - 1]
-    body = intcore.wire(m, Mux(sign, -code, code)[:n - 1], f"{name}_body")
-    nar = intcore.wire(m, sign & (body == 0), f"{name}_nar")
-    zero = intcore.wire(m, ~sign & (body == 0), f"{name}_zero")
-    first = body[n - 2]
-    # The regime: a run of `first`, ended by the opposite bit (or by the end).
-    run = intcore.leading_zeros(m, Mux(first, ~body, body)[:n - 1], f"{name}_run")
-    regime = Signal(signed(len(run) + 1), name=f"{name}_regime")
-    m.d.comb += regime.eq(Mux(first, run - 1, -run))
-    # After the run and its terminating bit: the exponent (missing bits are 0), then the
-    # fraction, top-aligned in n - 1 bits.
-    rest = intcore.wire(m, (body << (run + 1))[:n - 1], f"{name}_rest")
-    frac_bits = fraction_bits(fmt)
-    exponent = rest[n - 1 - es:] if es else Const(0, 0)
-    scale = Signal(scale_shape(fmt), name=f"{name}_scale")
-    m.d.comb += scale.eq(Cat(exponent, regime).as_signed() if es else regime)
-    sig = Cat(rest[n - 1 - es - frac_bits:n - 1 - es], Const(1, 1))
-    return {"sign": sign, "nar": nar, "zero": zero, "scale": scale,
-            "sig": intcore.wire(m, sig, f"{name}_sig"), "body": body}
+    return decode_fields(m, fmt, decode_run(m, fmt, code, name), name)
 
 
 def encode_shift(m, fmt, scale, sig, sticky, name):
@@ -104,16 +118,17 @@ def encode_shift(m, fmt, scale, sig, sticky, name):
 def encode_round(m, fmt, sign, shifted, name):
     """Second half of encoding: the pattern rounded to nearest, ties to even (a pattern
     that holds a regime terminator never carries into the sign), saturated to maxpos or
-    minpos, and negated for a negative value. Returns the n-bit code (nonzero, not NaR)."""
+    minpos, and negated for a negative value. Returns the n-bit code (nonzero, not NaR).
+
+    Rounding and negation are one add: ``-(p + up) = ~p + (1 - up)``, so the code is
+    ``(p ^ sign) + (sign ^ up)`` over n bits."""
     n = fmt.n
-    pattern = shifted["pattern"]
-    up = shifted["guard"] & (shifted["sticky"] | pattern[0])
-    rounded = intcore.wire(m, (pattern + up)[:n - 1], f"{name}_rounded")
+    pattern, big, small = shifted["pattern"], shifted["big"], shifted["small"]
+    up = shifted["guard"] & (shifted["sticky"] | pattern[0]) & ~big & ~small
     magnitude = Signal(n - 1, name=f"{name}_magnitude")
-    m.d.comb += magnitude.eq(Mux(shifted["big"], (1 << (n - 1)) - 1,
-                                 Mux(shifted["small"], 1, rounded)))
+    m.d.comb += magnitude.eq(Mux(big, (1 << (n - 1)) - 1, Mux(small, 1, pattern)))
     code = Signal(n, name=name)
-    m.d.comb += code.eq(Mux(sign, -magnitude, magnitude))
+    m.d.comb += code.eq((Cat(magnitude, Const(0, 1)) ^ sign.replicate(n)) + (sign ^ up))
     return code
 
 
@@ -164,8 +179,16 @@ class PositMul(_BinaryPositUnit):
     n, es : int
         The posit format: n 3..32, es 0..min(4, n - 3).
     stages : int
-        Pipeline registers, 0..3, placed in this order: after the significand product,
-        after decoding, after the encoder's shift (before the rounding increment).
+        Pipeline registers, 0..5, placed in this order: after the significand product,
+        after decoding, after the encoder's shift (before the rounding add), after the
+        regime's leading-zero count (inside decoding), after normalization (before the
+        encoder's shift).
+    multiplier : str
+        ``"inferred"`` (default): a plain ``*`` with the "product" register after it.
+        ``"ecp5"``, ``"ice40"``, ``"fabric"``, ``"lut"``: an `hdl.dsp.Multiplier` of that
+        target; with ``stages >= 1`` it is fully registered (its three register levels
+        and a fabric register after it) in place of the "product" register (``"lut"``:
+        partial products in LUTs, with those registers in its adder tree).
 
     Members
     -------
@@ -173,14 +196,44 @@ class PositMul(_BinaryPositUnit):
     o : Out(stream.Signature(n))
         Product codes, in order.
     latency : int
-        `stages`.
+        `stages`; with an `hdl.dsp.Multiplier` and ``stages >= 1``, ``stages - 1`` + its
+        latency (4).
     ops_per_cycle : int
         1.
     """
 
-    CUT_POINTS = ("product", "decoded", "shifted")
-    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 3},
-                {"n": 5, "es": 2, "stages": 1}]
+    CUT_POINTS = ("product", "decoded", "shifted", "run", "normalized")
+    PARAMETERS = {**_BinaryPositUnit.PARAMETERS,
+                  "multiplier": protocol.Choice("inferred", *dsp.TARGETS)}
+    MULTIPLIERS = ("inferred", *dsp.TARGETS)
+    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 5},
+                {"n": 5, "es": 2, "stages": 1},
+                {"n": 16, "es": 1, "stages": 5, "multiplier": "lut"}]
+
+    def __init__(self, *, n, es, stages=0, multiplier="inferred"):
+        super().__init__(n=n, es=es, stages=stages)
+        if not isinstance(multiplier, str) or multiplier not in self.MULTIPLIERS:
+            kind = ValueError if isinstance(multiplier, str) else TypeError
+            raise kind(f"multiplier must be one of "
+                       f"{', '.join(map(repr, self.MULTIPLIERS))}, not {multiplier!r}")
+        self.multiplier = multiplier
+        self._sig_mul = None
+        if multiplier != "inferred":
+            sig = fraction_bits(self.fmt) + 1
+            try:
+                self._sig_mul = dsp.Multiplier(sig, sig, target=multiplier,
+                                               pipeline=3 if self.stages else 0,
+                                               fabric_register=True)
+            except ValueError as exc:
+                raise ValueError(f"multiplier={multiplier!r} cannot multiply the {sig}-bit "
+                                 f"significands of {self.fmt}: {exc}") from None
+            self._sig_mul._MustUse__silence = True   # for its checks and latency only
+
+    @property
+    def latency(self):
+        if self._sig_mul is None or not self.stages:
+            return self.stages
+        return self.stages - 1 + self._sig_mul.latency
 
     @property
     def golden(self):
@@ -190,23 +243,42 @@ class PositMul(_BinaryPositUnit):
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
-        da = decode(m, fmt, self.i.payload.a, "a")
-        db = decode(m, fmt, self.i.payload.b, "b")
+        cuts = list(self.CUT_POINTS[:self.stages])
+        mul = None
+        if self._sig_mul is not None:
+            mul = m.submodules.sig_mul = dsp.Multiplier(
+                self._sig_mul.a_shape, self._sig_mul.b_shape, target=self.multiplier,
+                pipeline=self._sig_mul.pipeline, fabric_register=True)
+            if "product" in cuts:
+                # The multiplier's own registers replace the "product" register; the
+                # other values travel beside them, one register per multiplier cycle.
+                cuts.remove("product")
+                cuts += [f"product{k}" for k in range(mul.latency)]
+        pipe = Pipeline(m, self.i, self.o, cuts)
+        da, db = _decode_pair(m, pipe, fmt, self.i.payload.a, self.i.payload.b)
         v = pipe.stage("decoded", sa=da["sign"], sb=db["sign"], ma=da["sig"], mb=db["sig"],
                        ea=da["scale"], eb=db["scale"],
                        nar=da["nar"] | db["nar"], zero=da["zero"] | db["zero"])
-        product = intcore.wire(m, v["ma"] * v["mb"], "product")   # in [1, 4), 2F fraction bits
         scale = Signal(scale_shape(fmt, 1), name="scale")
         m.d.comb += scale.eq(v["ea"] + v["eb"])
-        v = pipe.stage("product", product=product, scale=scale, sign=v["sa"] ^ v["sb"],
-                       nar=v["nar"], zero=v["zero"])
+        side = {"scale": scale, "sign": v["sa"] ^ v["sb"], "nar": v["nar"], "zero": v["zero"]}
+        if mul is None:
+            product = intcore.wire(m, v["ma"] * v["mb"], "product")   # [1, 4), 2F fraction bits
+            v = pipe.stage("product", product=product, **side)
+        else:
+            m.d.comb += [mul.a.eq(v["ma"]), mul.b.eq(v["mb"]), mul.en.eq(pipe.advance)]
+            for k in range(mul.latency if self.stages else 0):
+                side = pipe.stage(f"product{k}", **side)
+            v = {**side, "product": mul.p}
+            product = mul.p
         carry = v["product"][-1]
         sig = intcore.wire(m, Mux(carry, v["product"], v["product"] << 1)[:len(product)],
                            "normalized")
         normal_scale = Signal(scale_shape(fmt, 2), name="normal_scale")
         m.d.comb += normal_scale.eq(v["scale"] + carry)
-        shifted = encode_shift(m, fmt, normal_scale, sig, Const(0, 1), "enc")
+        v = pipe.stage("normalized", sig=sig, scale=normal_scale, sign=v["sign"],
+                       nar=v["nar"], zero=v["zero"])
+        shifted = encode_shift(m, fmt, v["scale"], v["sig"], Const(0, 1), "enc")
         v = pipe.stage("shifted", sign=v["sign"], nar=v["nar"], zero=v["zero"], **shifted)
         code = encode_round(m, fmt, v["sign"], v, "enc")
         result = Signal(self.n, name="result")
@@ -231,8 +303,10 @@ class PositAdd(_BinaryPositUnit):
     n, es : int
         The posit format: n 3..32, es 0..min(4, n - 3).
     stages : int
-        Pipeline registers, 0..4, placed in this order: after the alignment shift, after
-        decoding, after normalization, after the encoder's shift.
+        Pipeline registers, 0..6, placed in this order: after the alignment shift, after
+        decoding, after normalization, after the encoder's shift, after the regime's
+        leading-zero count (inside decoding), after the add (before the leading-zero
+        count).
 
     Members
     -------
@@ -245,8 +319,8 @@ class PositAdd(_BinaryPositUnit):
         1.
     """
 
-    CUT_POINTS = ("aligned", "decoded", "normalized", "shifted")
-    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 4},
+    CUT_POINTS = ("aligned", "decoded", "normalized", "shifted", "run", "summed")
+    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 6},
                 {"n": 6, "es": 2, "stages": 2}]
     EXTRA = 3                                     # guard, round and jammed sticky bits
 
@@ -260,7 +334,8 @@ class PositAdd(_BinaryPositUnit):
         fmt, n = self.fmt, self.n
         pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
         a, b = self.i.payload.a, self.i.payload.b
-        da, db = decode(m, fmt, a, "a"), decode(m, fmt, b, "b")
+        da, db = _decode_pair(m, pipe, fmt, a, b, a=a, b=b)
+        a, b = da.pop("code_a"), da.pop("code_b")
         swap = intcore.wire(m, db["body"] > da["body"], "swap")        # |b| > |a|
         big = {key: Mux(swap, db[key], da[key]) for key in ("sign", "scale", "sig")}
         small = {key: Mux(swap, da[key], db[key]) for key in ("sign", "scale", "sig")}
@@ -286,6 +361,9 @@ class PositAdd(_BinaryPositUnit):
         total = Signal(width + 1, name="sum")
         m.d.comb += total.eq(Mux(v["subtract"], v["big_ext"] - v["aligned"],
                                  v["big_ext"] + v["aligned"]))
+        side = {key: v[key] for key in ("big_sign", "big_scale", "special", "passed")}
+        v = pipe.stage("summed", total=total, **side)
+        total = v["total"]
         lz = intcore.leading_zeros(m, total, "sum_lz")
         normalized = intcore.wire(m, (total << lz)[:width + 1], "sum_normalized")
         scale = Signal(scale_shape(fmt, 1), name="sum_scale")
@@ -452,6 +530,21 @@ class PositDot(wiring.Component):
                                                             self.quire_lsb, "result"))
         pipe.finish()
         return m
+
+
+def _decode_pair(m, pipe, fmt, code_a, code_b, **side):
+    """Both operands through `decode_run`, the cut point "run", then `decode_fields`;
+    `side` values travel along and come back in the first dict as ``code_<key>``."""
+    runs = {"a": decode_run(m, fmt, code_a, "a"), "b": decode_run(m, fmt, code_b, "b")}
+    v = pipe.stage("run", **{f"{op}_{key}": value for op, fields in runs.items()
+                             for key, value in fields.items()},
+                   **{f"code_{key}": value for key, value in side.items()})
+    da, db = ({key[2:]: value for key, value in v.items() if key.startswith(f"{op}_")}
+              for op in ("a", "b"))
+    da = decode_fields(m, fmt, da, "a")
+    db = decode_fields(m, fmt, db, "b")
+    da.update({key: value for key, value in v.items() if key.startswith("code_")})
+    return da, db
 
 
 def _shift_right_jam(m, value, amount, name):

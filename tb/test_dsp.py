@@ -278,6 +278,23 @@ def test_fpmul_dsp(case):
     assert stats["vectors"] >= (20_000 if vectors.startswith("random") else 1 << 16)
 
 
+# Posit multipliers on the MULT18X18D model (tb/test_posit.py has the other multipliers).
+POSIT_DSP_CASES = [({"n": 8, "es": 1, "stages": 3}, "exhaustive"),
+                   ({"n": 32, "es": 2, "stages": 5}, "random:20000")]
+
+
+@pytest.mark.parametrize("case", POSIT_DSP_CASES,
+                         ids=lambda c: f"posit{c[0]['n']}_{c[0]['es']}-s{c[0]['stages']}")
+def test_positmul_dsp(case):
+    params, vectors = case
+    params = {**params, "multiplier": "ecp5"}
+    unit = verilog.build_unit("positmul", params)
+    stats = simulate(stream.Probed(unit), model_sources({"ecp5"}), "dsp_stream",
+                     {"unit": "positmul", "params": params, "vectors": vectors},
+                     label=verilog.params_key("positmul", params))
+    assert stats["vectors"] >= (20_000 if vectors.startswith("random") else 1 << 16)
+
+
 # The other formats, policies and stage counts of the same datapath, through the fabric
 # multiplier (no model needed: tb.harness builds these).
 FPMUL_FABRIC_CASES = [
@@ -553,7 +570,8 @@ if cocotb is not None:
 
     @cocotb.test()
     async def dsp_stream(dut):
-        """An fpmul with a DSP multiplier against golden.ops.mul, with random stalls."""
+        """An fpmul or positmul with a DSP multiplier against golden.ops.mul, with random
+        stalls."""
         case = _case()
         if case is None:                      # through tb.harness.run_bench
             unit = harness.bench_unit()

@@ -146,10 +146,10 @@ def test_posit_design_set_covers_the_issue():
              job.params["stages"], job.target, job.variant)
             for _, job in designs.jobs(design_set)}
     for n, es in ((8, 0), (8, 1), (16, 1), (16, 2), (32, 2)):
-        for stages in (0, 3):
+        for stages in (0, 5):
             for variant in ("dsp", "nodsp"):
                 assert ("positmul", n, es, None, stages, "ecp5-85f", variant) in runs
-        for stages in (0, 4):
+        for stages in (0, 6):
             assert ("positadd", n, es, None, stages, "ecp5-85f", "nodsp") in runs
     for fmt in ("fp8_e4m3", "bf16", "fp16", "fp32"):
         for stages in (0, 5):
@@ -157,7 +157,7 @@ def test_posit_design_set_covers_the_issue():
         assert ("lmul", None, None, fmt, 0, "ecp5-85f", "nodsp") in runs
     for es in (0, 1):
         assert ("positmul", 8, es, None, 0, "ice40-up5k", "dsp") in runs
-        assert ("positadd", 8, es, None, 4, "ice40-up5k", "nodsp") in runs
+        assert ("positadd", 8, es, None, 6, "ice40-up5k", "nodsp") in runs
     assert {(r.params["n"], r.params["es"]) for r in design_set.references} == {(8, 1), (16, 1)}
 
 
