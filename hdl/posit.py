@@ -16,8 +16,9 @@ from golden import checks, formats, ops
 from . import dsp, intcore, kulisch, protocol
 from .pipeline import Pipeline, check_stages, reduce_tree
 
-__all__ = ["decode", "encode_shift", "encode_round", "fraction_bits", "scale_shape",
-           "to_posit", "PositMul", "PositAdd", "PositDot"]
+__all__ = ["decode", "decode_body", "decode_run", "decode_fields", "encode_shift",
+           "encode_round", "fraction_bits", "scale_shape", "to_posit", "PositMul", "PositAdd",
+           "PositDot"]
 
 
 def fraction_bits(fmt):
@@ -31,23 +32,29 @@ def scale_shape(fmt, extra=0):
     return signed(((fmt.n - 2) << fmt.es).bit_length() + 1 + extra)
 
 
-def decode_run(m, fmt, code, name):
-    """First half of `decode`: the sign, NaR and zero flags, the magnitude's n - 1 bits
-    (``body``: two's complement undone; it orders magnitudes as the values do), its first
-    bit and the length of the regime run (a leading-zero count)."""
+def decode_body(m, fmt, code, name):
+    """First step of `decode`: the sign, NaR and zero flags, and the magnitude's n - 1
+    bits (``body``: two's complement undone; it orders magnitudes as the values do)."""
     n = fmt.n
     sign = code[n - 1]
     body = intcore.wire(m, Mux(sign, -code, code)[:n - 1], f"{name}_body")
-    first = body[n - 2]
-    # The regime: a run of `first`, ended by the opposite bit (or by the end).
-    run = intcore.leading_zeros(m, Mux(first, ~body, body)[:n - 1], f"{name}_run")
-    return {"sign": sign, "body": body, "first": first, "run": run,
+    return {"sign": sign, "body": body,
             "nar": intcore.wire(m, sign & (body == 0), f"{name}_nar"),
             "zero": intcore.wire(m, ~sign & (body == 0), f"{name}_zero")}
 
 
+def decode_run(m, fmt, fields, name):
+    """Second step of `decode`, from the dict of `decode_body`: adds the body's first bit
+    (``first``) and the length of the regime run (``run``, a leading-zero count)."""
+    body = fields["body"]
+    first = body[fmt.n - 2]
+    # The regime: a run of `first`, ended by the opposite bit (or by the end).
+    run = intcore.leading_zeros(m, Mux(first, ~body, body)[:fmt.n - 1], f"{name}_run")
+    return {**fields, "first": first, "run": run}
+
+
 def decode_fields(m, fmt, fields, name):
-    """Second half of `decode`, from the dict of `decode_run`: adds ``scale`` and ``sig``."""
+    """Last step of `decode`, from the dict of `decode_run`: adds ``scale`` and ``sig``."""
     n, es = fmt.n, fmt.es
     first, run = fields["first"], fields["run"]
     regime = Signal(signed(len(run) + 1), name=f"{name}_regime")
@@ -64,8 +71,8 @@ def decode_fields(m, fmt, fields, name):
 
 
 def decode(m, fmt, code, name):
-    """Split posit `code` of `fmt` into its fields (combinational): `decode_run`, then
-    `decode_fields` (units with a register between them call both).
+    """Split posit `code` of `fmt` into its fields (combinational): `decode_body`,
+    `decode_run`, `decode_fields` (units with registers between them call all three).
 
     Returns a dict: ``sign``; ``nar``; ``zero``; ``scale`` (signed, `scale_shape`):
     regime * 2**es + exponent; ``sig`` (``fraction_bits(fmt) + 1`` bits, the hidden 1 on
@@ -74,7 +81,8 @@ def decode(m, fmt, code, name):
     magnitudes as the values do; ``first`` and ``run``. For zero and NaR, scale and sig
     are meaningless: callers test the flags.
     """
-    return decode_fields(m, fmt, decode_run(m, fmt, code, name), name)
+    return decode_fields(m, fmt, decode_run(m, fmt, decode_body(m, fmt, code, name), name),
+                         name)
 
 
 def encode_shift(m, fmt, scale, sig, sticky, name):
@@ -179,10 +187,10 @@ class PositMul(_BinaryPositUnit):
     n, es : int
         The posit format: n 3..32, es 0..min(4, n - 3).
     stages : int
-        Pipeline registers, 0..5, placed in this order: after the significand product,
+        Pipeline registers, 0..6, placed in this order: after the significand product,
         after decoding, after the encoder's shift (before the rounding add), after the
         regime's leading-zero count (inside decoding), after normalization (before the
-        encoder's shift).
+        encoder's shift), after the operands' negation (inside decoding).
     multiplier : str
         ``"inferred"`` (default): a plain ``*`` with the "product" register after it.
         ``"ecp5"``, ``"ice40"``, ``"fabric"``, ``"lut"``: an `hdl.dsp.Multiplier` of that
@@ -202,13 +210,13 @@ class PositMul(_BinaryPositUnit):
         1.
     """
 
-    CUT_POINTS = ("product", "decoded", "shifted", "run", "normalized")
+    CUT_POINTS = ("product", "decoded", "shifted", "run", "normalized", "body")
     PARAMETERS = {**_BinaryPositUnit.PARAMETERS,
                   "multiplier": protocol.Choice("inferred", *dsp.TARGETS)}
     MULTIPLIERS = ("inferred", *dsp.TARGETS)
-    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 5},
+    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 6},
                 {"n": 5, "es": 2, "stages": 1},
-                {"n": 16, "es": 1, "stages": 5, "multiplier": "lut"}]
+                {"n": 16, "es": 1, "stages": 6, "multiplier": "lut"}]
 
     def __init__(self, *, n, es, stages=0, multiplier="inferred"):
         super().__init__(n=n, es=es, stages=stages)
@@ -303,10 +311,10 @@ class PositAdd(_BinaryPositUnit):
     n, es : int
         The posit format: n 3..32, es 0..min(4, n - 3).
     stages : int
-        Pipeline registers, 0..6, placed in this order: after the alignment shift, after
+        Pipeline registers, 0..7, placed in this order: after the alignment shift, after
         decoding, after normalization, after the encoder's shift, after the regime's
         leading-zero count (inside decoding), after the add (before the leading-zero
-        count).
+        count), after the operands' negation (inside decoding).
 
     Members
     -------
@@ -319,8 +327,8 @@ class PositAdd(_BinaryPositUnit):
         1.
     """
 
-    CUT_POINTS = ("aligned", "decoded", "normalized", "shifted", "run", "summed")
-    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 6},
+    CUT_POINTS = ("aligned", "decoded", "normalized", "shifted", "run", "summed", "body")
+    EXAMPLES = [{"n": 8, "es": 0, "stages": 0}, {"n": 16, "es": 1, "stages": 7},
                 {"n": 6, "es": 2, "stages": 2}]
     EXTRA = 3                                     # guard, round and jammed sticky bits
 
@@ -533,18 +541,20 @@ class PositDot(wiring.Component):
 
 
 def _decode_pair(m, pipe, fmt, code_a, code_b, **side):
-    """Both operands through `decode_run`, the cut point "run", then `decode_fields`;
-    `side` values travel along and come back in the first dict as ``code_<key>``."""
-    runs = {"a": decode_run(m, fmt, code_a, "a"), "b": decode_run(m, fmt, code_b, "b")}
-    v = pipe.stage("run", **{f"{op}_{key}": value for op, fields in runs.items()
-                             for key, value in fields.items()},
-                   **{f"code_{key}": value for key, value in side.items()})
-    da, db = ({key[2:]: value for key, value in v.items() if key.startswith(f"{op}_")}
-              for op in ("a", "b"))
-    da = decode_fields(m, fmt, da, "a")
-    db = decode_fields(m, fmt, db, "b")
-    da.update({key: value for key, value in v.items() if key.startswith("code_")})
-    return da, db
+    """Both operands through `decode_body`, the cut point "body", `decode_run`, the cut
+    point "run", then `decode_fields`; `side` values travel along and come back in the
+    first dict as ``code_<key>``."""
+    operands = ("a", "b")
+    fields = {"a": decode_body(m, fmt, code_a, "a"), "b": decode_body(m, fmt, code_b, "b")}
+    extra = {f"code_{key}": value for key, value in side.items()}
+    for cut, step in (("body", decode_run), ("run", decode_fields)):
+        v = pipe.stage(cut, **{f"{op}_{key}": value for op in operands
+                               for key, value in fields[op].items()}, **extra)
+        extra = {key: value for key, value in v.items() if key.startswith("code_")}
+        fields = {op: step(m, fmt, {key[2:]: value for key, value in v.items()
+                                    if key.startswith(f"{op}_")}, op) for op in operands}
+    fields["a"].update(extra)
+    return fields["a"], fields["b"]
 
 
 def _shift_right_jam(m, value, amount, name):

@@ -29,7 +29,7 @@ from tb import dotbench, harness, stream, vectors
 EXHAUSTIVE = [(n, es) for n in (4, 5, 6, 8) for es in range(3) if es <= n - 3]
 RANDOM = [(16, 1), (16, 2), (32, 2)]
 # Pipeline registers per case: every cut point is used somewhere.
-STAGES = {"positmul": [0, 1, 3, 5], "positadd": [0, 2, 4, 6]}
+STAGES = {"positmul": [0, 1, 3, 6], "positadd": [0, 2, 5, 7]}
 
 
 def _cases():
@@ -42,7 +42,7 @@ def _cases():
             cases.append((unit, n, es, choices[(index + 1) % len(choices)], "random:200000"))
     # The multiplier in LUTs (partial products with registers in the adder tree); on the
     # MULT18X18D model: tb/test_dsp.py.
-    cases += [("positmul", 16, 1, 5, "random:200000", "lut"),
+    cases += [("positmul", 16, 1, 6, "random:200000", "lut"),
               ("positmul", 8, 2, 2, "exhaustive", "fabric")]
     return cases
 
@@ -73,7 +73,7 @@ def test_posit_cocotb():
     ({"n": 33, "es": 0}, ValueError, r"n must be in 3\.\.32, not 33"),
     ({"n": 6, "es": 4}, ValueError, r"es must be in 0\.\.min\(4, n - 3\) = 3 for n=6, not 4"),
     ({"n": 8.0, "es": 0}, TypeError, r"n must be an integer, not 8\.0"),
-    ({"n": 8, "es": 1, "stages": 7}, ValueError, r"stages must be in 0\.\.6, not 7"),
+    ({"n": 8, "es": 1, "stages": 8}, ValueError, r"stages must be in 0\.\.7, not 8"),
 ])
 def test_bad_parameters_are_rejected_before_elaboration(params, exc, message):
     unit = "positadd"

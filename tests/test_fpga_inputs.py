@@ -143,21 +143,23 @@ def test_lmul_design_set_covers_the_issue():
 def test_posit_design_set_covers_the_issue():
     design_set = designs.load(ROOT / "designs" / "posit.toml")
     runs = {(job.unit, job.params.get("n"), job.params.get("es"), job.params.get("fmt"),
-             job.params["stages"], job.target, job.variant)
+             job.params["stages"], job.params.get("multiplier"), job.target, job.variant)
             for _, job in designs.jobs(design_set)}
     for n, es in ((8, 0), (8, 1), (16, 1), (16, 2), (32, 2)):
-        for stages in (0, 5):
-            for variant in ("dsp", "nodsp"):
-                assert ("positmul", n, es, None, stages, "ecp5-85f", variant) in runs
-        for stages in (0, 6):
-            assert ("positadd", n, es, None, stages, "ecp5-85f", "nodsp") in runs
+        for variant in ("dsp", "nodsp"):
+            assert ("positmul", n, es, None, 0, None, "ecp5-85f", variant) in runs
+        assert ("positmul", n, es, None, 6, "ecp5", "ecp5-85f", "dsp") in runs
+        assert ("positmul", n, es, None, 6, "lut", "ecp5-85f", "nodsp") in runs
+        for stages in (0, 7):
+            assert ("positadd", n, es, None, stages, None, "ecp5-85f", "nodsp") in runs
     for fmt in ("fp8_e4m3", "bf16", "fp16", "fp32"):
         for stages in (0, 5):
-            assert ("fpmul", None, None, fmt, stages, "ecp5-85f", "dsp") in runs
-        assert ("lmul", None, None, fmt, 0, "ecp5-85f", "nodsp") in runs
+            assert ("fpmul", None, None, fmt, stages, None, "ecp5-85f", "dsp") in runs
+        assert ("lmul", None, None, fmt, 0, None, "ecp5-85f", "nodsp") in runs
     for es in (0, 1):
-        assert ("positmul", 8, es, None, 0, "ice40-up5k", "dsp") in runs
-        assert ("positadd", 8, es, None, 6, "ice40-up5k", "nodsp") in runs
+        assert ("positmul", 8, es, None, 0, None, "ice40-up5k", "dsp") in runs
+        assert ("positmul", 8, es, None, 6, "ice40", "ice40-up5k", "dsp") in runs
+        assert ("positadd", 8, es, None, 7, None, "ice40-up5k", "nodsp") in runs
     assert {(r.params["n"], r.params["es"]) for r in design_set.references} == {(8, 1), (16, 1)}
 
 
