@@ -140,12 +140,6 @@ def encode_round(m, fmt, sign, shifted, name):
     return code
 
 
-def _posit_format(n, es):
-    """The PositFormat of a unit's (n, es), its checks and messages (`TypeError` for a
-    non-integer, `ValueError` naming the parameter and its range)."""
-    return formats.PositFormat(n, es)
-
-
 class _BinaryPositUnit(wiring.Component):
     """The ports, parameters and protocol members shared by `PositMul` and `PositAdd`."""
 
@@ -154,7 +148,7 @@ class _BinaryPositUnit(wiring.Component):
     ops_per_cycle = 1
 
     def __init__(self, *, n, es, stages=0):
-        self.fmt = self.out_fmt = _posit_format(n, es)
+        self.fmt = self.out_fmt = formats.PositFormat(n, es)
         self.n, self.es = self.fmt.n, self.fmt.es
         self.stages = check_stages(stages, self.CUT_POINTS)
         operands = data.StructLayout({"a": n, "b": n})
@@ -361,7 +355,8 @@ class PositAdd(_BinaryPositUnit):
         width = len(v["big_sig"]) + extra
         # The smaller significand aligned to the larger's, bits shifted out jammed.
         small_ext = Cat(Const(0, extra), v["small_sig"])
-        aligned, jam = _shift_right_jam(m, small_ext, v["distance"], "aligned")
+        aligned, jam = intcore.shift_right_round(m, small_ext, v["distance"], "floor",
+                                                 "aligned")
         big_ext = Cat(Const(0, extra), v["big_sig"])
         side = {key: v[key] for key in ("big_sign", "big_scale", "subtract", "special",
                                         "passed")}
@@ -462,7 +457,7 @@ class PositDot(wiring.Component):
                 {"n": 16, "es": 1, "lanes": 1, "stages": 0}]
 
     def __init__(self, *, n, es, lanes=4, guard_bits=None, stages=0):
-        self.fmt = self.out_fmt = _posit_format(n, es)
+        self.fmt = self.out_fmt = formats.PositFormat(n, es)
         self.n, self.es = self.fmt.n, self.fmt.es
         if isinstance(lanes, bool) or not hasattr(type(lanes), "__index__"):
             raise TypeError(f"lanes must be a positive integer, not {lanes!r}")
@@ -555,13 +550,3 @@ def _decode_pair(m, pipe, fmt, code_a, code_b, **side):
                                     if key.startswith(f"{op}_")}, op) for op in operands}
     fields["a"].update(extra)
     return fields["a"], fields["b"]
-
-
-def _shift_right_jam(m, value, amount, name):
-    """(`value` >> `amount`, 1 if any bit shifted out was set): the shift clamped at the
-    width (everything shifted out)."""
-    width = len(value)
-    clamped = Signal(range(width + 1), name=f"{name}_amount")
-    m.d.comb += clamped.eq(Mux(amount > width, width, amount))
-    wide = intcore.wire(m, Cat(Const(0, width), value) >> clamped, f"{name}_wide")
-    return wide[width:], intcore.wire(m, wide[:width].any(), f"{name}_jam")
