@@ -5,7 +5,7 @@ Every unit is bit-exact with its golden model (`golden.ops.mul`, `golden.ops.add
 `golden.ops.quire_dot`): the exact result rounded once on the bit pattern, to nearest with
 ties to the even pattern, never rounding a nonzero to 0 or NaR, saturating at ±maxpos and
 ±minpos. Any (n, es) that `golden.formats.PositFormat` allows (n 3..32, es 0..min(4, n-3)).
-The benches are tb/test_posit.py.
+The benches are tb/test_posit_units.py.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed

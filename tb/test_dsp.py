@@ -278,7 +278,7 @@ def test_fpmul_dsp(case):
     assert stats["vectors"] >= (20_000 if vectors.startswith("random") else 1 << 16)
 
 
-# Posit multipliers on the MULT18X18D model (tb/test_posit.py has the other multipliers).
+# Posit multipliers on the MULT18X18D model (tb/test_posit_units.py has the other multipliers).
 POSIT_DSP_CASES = [({"n": 8, "es": 1, "stages": 3}, "exhaustive"),
                    ({"n": 32, "es": 2, "stages": 6}, "random:20000")]
 

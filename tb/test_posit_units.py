@@ -59,12 +59,12 @@ def test_posit_unit(case):
         params["multiplier"] = multiplier[0]
     harness.run_fast(unit, params, mode,
                      what="sum" if unit == "positadd" else "product",
-                     cocotb_module="tb.test_posit")
+                     cocotb_module="tb.test_posit_units")
 
 
 def test_posit_cocotb():
     """One unit through the cocotb bench (its driver also drops valid while an item waits)."""
-    harness.run_bench("positadd", {"n": 5, "es": 1, "stages": 2}, "tb.test_posit",
+    harness.run_bench("positadd", {"n": 5, "es": 1, "stages": 2}, "tb.test_posit_units",
                       extra_env={"NNRTL_VECTORS": "exhaustive"})
 
 
