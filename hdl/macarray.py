@@ -699,13 +699,14 @@ class MACArray(wiring.Component):
                 for n in (1, 2)}
         updates = [returned.eq(self.o.valid & self.o.ready), ended.eq(ends),
                    credits.eq(following)]
+        def check(n, end, ret):
+            """credits - end·take + ret >= n·take, as a comparison of the register."""
+            return intcore.at_least(m, credits, n * take + end * take - ret,
+                                    f"credits_ok{n}_e{end}r{ret}")
+
         for n in free:
-            def check(end, ret):
-                """credits - end·take + ret >= n·take, as a comparison of the register."""
-                return intcore.at_least(m, credits, n * take + end * take - ret,
-                                        f"credits_ok{n}_e{end}r{ret}")
-            updates.append(free[n].eq(Mux(ended, Mux(returned, check(1, 1), check(1, 0)),
-                                          Mux(returned, check(0, 1), check(0, 0)))))
+            updates.append(free[n].eq(Mux(ended, Mux(returned, check(n, 1, 1), check(n, 1, 0)),
+                                          Mux(returned, check(n, 0, 1), check(n, 0, 0)))))
         return Mux(ended, free[2], free[1]), updates
 
     def _output_stationary(self, m, bits, flushing):
