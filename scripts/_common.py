@@ -1,5 +1,5 @@
 """Shared set-up for the scripts: repository root on sys.path, design-set loading, README
-sections."""
+sections, the command of a digits-MLP accuracy study."""
 
 import os
 import re
@@ -106,3 +106,39 @@ def run_script(main, argv=None):
         except cache.WriteError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+
+
+def digits_study(argv, *, name, description, evaluate, study, about, charts=None,
+                 timings=None):
+    """The command of an accuracy study on the digits MLP (scripts/mlp_digits.py,
+    scripts/posit_digits.py): train or load the model, ``rows = evaluate(model)``,
+    ``study(model, rows)`` (name, title, paragraphs, tables), write it for the FPGA report
+    (with ``charts(rows)`` and `about`), print its Markdown and, with ``--readme``, write it
+    into README.md between the `name` markers (checked before the work). Progress on
+    stderr, with ``timings(rows)`` after the total time."""
+    import argparse
+    import time
+    from fpga import studies
+    from models import digits
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--readme", action="store_true",
+                        help=f"write the study into README.md between the {name} markers")
+    args = parser.parse_args(argv)
+    if args.readme:
+        check_readme_section(name)                    # before the work, not after
+    start = time.monotonic()
+    print(f"training or loading the digits MLP (cache {digits.CACHE_DIR}) ...",
+          file=sys.stderr, flush=True)
+    model = digits.model()
+    rows = evaluate(model)
+    content = study(model, rows)
+    path = studies.write_study(content["name"], content["title"], content["paragraphs"],
+                               content["tables"], about=about,
+                               charts=charts(rows) if charts else ())
+    text = studies.study_markdown(content, level=3)
+    print(text)
+    extra = f" ({timings(rows)})" if timings else ""
+    print(f"wrote {path} in {time.monotonic() - start:.0f} s{extra}", file=sys.stderr,
+          flush=True)
+    if args.readme:
+        write_readme_section(name, text)

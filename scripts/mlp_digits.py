@@ -16,14 +16,12 @@ against the LUTs of the `lmul` and `fpmul` units of each format); README.md only
     .venv/bin/python scripts/mlp_digits.py [--readme]
 """
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 import _common
-from fpga import studies
 from golden import formats, mlp
 from models import digits
 
@@ -176,25 +174,11 @@ def charts(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
-    parser.add_argument("--readme", action="store_true",
-                        help="write the study into README.md between the mlp_digits markers")
-    args = parser.parse_args(argv)
-    if args.readme:
-        _common.check_readme_section(NAME)            # before the work, not after
-    start = time.monotonic()
-    log(f"training or loading the digits MLP (cache {digits.CACHE_DIR}) ...")
-    model = digits.model()
-    rows = evaluate(model)
-    content = study(model, rows)
-    path = studies.write_study(content["name"], content["title"], content["paragraphs"],
-                              content["tables"], about=("lmul",), charts=charts(rows))
-    text = studies.study_markdown(content, level=3)
-    print(text)
-    log(f"wrote {path} in {time.monotonic() - start:.0f} s ("
-        + ", ".join(f"{r['mode']} {r['seconds']:.1f} s" for r in rows[1:]) + ")")
-    if args.readme:
-        _common.write_readme_section(NAME, text)
+    _common.digits_study(
+        argv, name=NAME, description=__doc__.split("\n\n")[0].replace("\n", " "),
+        evaluate=evaluate, study=study, about=("lmul",), charts=charts,
+        timings=lambda rows: ", ".join(f"{r['mode']} {r['seconds']:.1f} s"
+                                       for r in rows[1:]))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Slow, obviously-correct scalar references in exact `fractions.Fraction` arithmetic.
+"""Slow, obviously-correct scalar references in exact `fractions.Fraction` arithmetic, and
+`assert_pair_codes`, the failure report of the two-operand golden tests.
 
 Shared by tests/test_formats.py, test_posit.py and test_ops.py through the `ref` fixture.
 They read only a format's defining parameters (exp_bits, man_bits, bias, subnormals,
@@ -11,7 +12,24 @@ import math
 import types
 from fractions import Fraction
 
+import numpy as np
 import pytest
+
+
+def assert_pair_codes(got, expected, a, b, what, seed, *, noun="results", op=", "):
+    """Assert that code arrays `got` and `expected` are equal; else AssertionError naming
+    `what`, the seed, the count of differing `noun` and the first eight operand pairs
+    (``a{op}b``) with both codes."""
+    got = np.asarray(got, dtype=np.uint64)
+    expected = np.asarray(expected, dtype=np.uint64)
+    assert got.shape == expected.shape
+    bad = np.flatnonzero(got != expected)
+    if bad.size:
+        a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+        lines = [f"{int(a.flat[i]):#x}{op}{int(b.flat[i]):#x}: expected "
+                 f"{int(expected.flat[i]):#x}, got {int(got.flat[i]):#x}" for i in bad[:8]]
+        raise AssertionError(f"{what}: {bad.size} of {got.size} {noun} differ "
+                             f"(seed {seed})\n" + "\n".join(lines))
 
 
 def _floor_log2(x):

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import softposit
 
+from conftest import assert_pair_codes
 from golden import formats, ops
 from golden.formats import FixedFormat, FloatFormat, IntFormat, PositFormat
 
@@ -30,16 +31,7 @@ SEED = 99173
 
 
 def assert_codes(got, expected, a, b, what, seed=SEED):
-    got = np.asarray(got, dtype=np.uint64)
-    expected = np.asarray(expected, dtype=np.uint64)
-    assert got.shape == expected.shape
-    bad = np.flatnonzero(got != expected)
-    if bad.size:
-        a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
-        lines = [f"{int(a.flat[i]):#x} * {int(b.flat[i]):#x}: expected "
-                 f"{int(expected.flat[i]):#x}, got {int(got.flat[i]):#x}" for i in bad[:8]]
-        raise AssertionError(f"{what}: {bad.size} of {got.size} products differ "
-                             f"(seed {seed})\n" + "\n".join(lines))
+    assert_pair_codes(got, expected, a, b, what, seed, noun="products", op=" * ")
 
 
 def all_pairs(bits):

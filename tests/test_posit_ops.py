@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import softposit
 
+from conftest import assert_pair_codes
 from golden import ops
 from golden.formats import PositFormat
 from tb import vectors
@@ -27,16 +28,7 @@ STANDARD = {8: PositFormat(8, 0), 16: PositFormat(16, 1), 32: PositFormat(32, 2)
 
 
 def assert_codes(got, expected, a, b, what, seed=SEED):
-    got = np.asarray(got, dtype=np.uint64)
-    expected = np.asarray(expected, dtype=np.uint64)
-    assert got.shape == expected.shape
-    bad = np.flatnonzero(got != expected)
-    if bad.size:
-        a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
-        lines = [f"{int(a.flat[i]):#x}, {int(b.flat[i]):#x}: expected "
-                 f"{int(expected.flat[i]):#x}, got {int(got.flat[i]):#x}" for i in bad[:8]]
-        raise AssertionError(f"{what}: {bad.size} of {got.size} results differ "
-                             f"(seed {seed})\n" + "\n".join(lines))
+    assert_pair_codes(got, expected, a, b, what, seed, noun="results", op=", ")
 
 
 def softposit_pairs(n):
