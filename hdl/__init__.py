@@ -18,6 +18,9 @@ UNITS = {
     "positmul": ("hdl.posit", "PositMul"),
     "positadd": ("hdl.posit", "PositAdd"),
     "positdot": ("hdl.posit", "PositDot"),
+    "sigmoid": ("hdl.nonlinear", "Sigmoid"),
+    "silu": ("hdl.nonlinear", "SiLU"),
+    "exp": ("hdl.nonlinear", "Exp"),
 }
 
 

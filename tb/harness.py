@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.hdl import Shape
+from amaranth.lib import data
 
 from hdl import verilog
 from tb import stream
@@ -579,12 +580,15 @@ def run_fast(unit, params, vectors="random:2000", *, golden=None, seed=None, sta
     ----------
     unit : str
         A unit name from `hdl.UNITS` whose input payload has fields ``a`` and ``b`` (codes
-        of ``unit.fmt``) and whose output is one code of ``unit.out_fmt`` per input.
+        of ``unit.fmt``), or is one code of ``unit.fmt`` (a function unit: its golden
+        model takes one array), and whose output is one code of ``unit.out_fmt`` per
+        input.
     params : dict
         Keyword arguments of the unit's constructor (format names allowed for ``*fmt``).
-    vectors : str or (array, array)
+    vectors : str or (array, array) or array
         An operand set, ``"exhaustive"`` or ``"random:N"`` (`tb.vectors.operand_pairs`,
-        drawn from the seed), or the operand code arrays themselves.
+        or `tb.vectors.input_codes` for a one-operand unit, drawn from the seed), or the
+        operand code arrays themselves.
     golden : callable or None
         ``golden(a, b)`` -> expected output codes; default the unit's own model
         (``unit.golden``).
@@ -628,25 +632,35 @@ def run_fast(unit, params, vectors="random:2000", *, golden=None, seed=None, sta
     seed = bench_seed(seed)
     if stall is None:
         stall = float(os.environ.get("NNRTL_STALL", "0.2"))
-    if isinstance(vectors, str):
-        a, b = operand_sets.operand_pairs(unit_obj.fmt, vectors, np.random.default_rng(seed))
-    else:
-        a, b = (np.asarray(v, dtype=np.uint64) for v in vectors)
+    layout = unit_obj.i.payload.shape()
+    binary = isinstance(layout, data.StructLayout)
+    rng = np.random.default_rng(seed)
     if golden is None:
         function, kwargs = unit_obj.golden
         golden = functools.partial(function, **kwargs)
-    expected = golden(a, b)
-    items = stream.pack(unit_obj.i.payload.shape(), a=a, b=b)
+    if binary:
+        if isinstance(vectors, str):
+            a, b = operand_sets.operand_pairs(unit_obj.fmt, vectors, rng)
+        else:
+            a, b = (np.asarray(v, dtype=np.uint64) for v in vectors)
+        expected = golden(a, b)
+        items = stream.pack(layout, a=a, b=b)
+        inputs = {"a": (a, unit_obj.fmt), "b": (b, unit_obj.fmt)}
+    else:                                    # one operand: a function unit
+        x = operand_sets.input_codes(unit_obj, vectors, rng) if isinstance(vectors, str) \
+            else np.asarray(vectors, dtype=np.uint64)
+        expected = golden(x)
+        items = x
+        inputs = {"x": (x, unit_obj.fmt)}
     result = stream_fast(unit_obj, items, seed=seed, stall=stall,
                          drain_cycles=unit_obj.latency + 4, label=label, sim_dir=sim_dir)
     try:
         compare.assert_codes_equal(result["outputs"], expected, seed=seed, what=what,
-                                   inputs={"a": (a, unit_obj.fmt), "b": (b, unit_obj.fmt)},
-                                   out_fmt=unit_obj.out_fmt)
+                                   inputs=inputs, out_fmt=unit_obj.out_fmt)
     except AssertionError as exc:
         raise BenchFailure(f"fast path failed for {label} (log: "
                            f"{result['run_dir'] / 'sim.log'}):\n{exc}") from None
-    result["stats"] = {"vectors": int(a.size), "cycles": result["cycles"],
+    result["stats"] = {"vectors": int(expected.size), "cycles": result["cycles"],
                        "stream_seconds": result["stream_seconds"]}
     del result["outputs"]
     return result

@@ -22,6 +22,7 @@ are groups of one. Either figure wrong fails the bench. A new unit registered in
 
 import numpy as np
 import pytest
+from amaranth.hdl import Shape
 
 from hdl import UNITS, unit_class
 from tb import harness
@@ -50,7 +51,7 @@ def random_items(unit, count, rng, group=1, lone=False):
     if items is not None:
         return items
     layout = unit.i.payload.shape()
-    width = layout.size
+    width = Shape.cast(layout).width
     items = [int.from_bytes(rng.bytes((width + 7) // 8), "little") & ((1 << width) - 1)
              for _ in range(count)]
     members = dict(layout.members) if hasattr(layout, "members") else {}

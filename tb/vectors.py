@@ -1,12 +1,13 @@
 """Operand sets for benches: exhaustive pairs, directed special values, random pairs.
 
-Shared by every bench of a two-operand unit. Codes are NumPy uint64 arrays.
+Shared by every bench of a two-operand unit, and (`input_codes`) of the one-operand
+function units. Codes are NumPy uint64 arrays.
 """
 
 import numpy as np
 
 __all__ = ["exhaustive_pairs", "float_directed", "random_float_pairs", "posit_directed",
-           "random_posit_pairs", "operand_pairs"]
+           "random_posit_pairs", "operand_pairs", "fixed_edges", "input_codes"]
 
 
 def exhaustive_pairs(bits):
@@ -113,3 +114,36 @@ def operand_pairs(fmt, mode, rng):
     da, db = np.repeat(directed, directed.size), np.tile(directed, directed.size)
     ra, rb = (random_posit_pairs if posit else random_float_pairs)(fmt, int(count), rng)
     return np.concatenate([da, ra]), np.concatenate([db, rb])
+
+
+def fixed_edges(bits, steps):
+    """Codes at the edges of a `bits`-bit fixed-point code space: 0, ±1, the range ends and
+    their neighbours, and every multiple of each step in `steps` (segment and integer
+    boundaries: powers of two) with its two neighbours, in both signs (modulo 2^bits);
+    a step with more than 2^14 multiples is skipped (random codes cover it)."""
+    mask = (1 << bits) - 1
+    half = 1 << (bits - 1)
+    codes = {0, 1, mask, half - 1, half, half + 1, half - 2}
+    for step in steps:
+        if step < 1 or (1 << bits) // step > 1 << 14:
+            continue
+        for base in range(0, 1 << bits, step):
+            codes.update({(base - 1) & mask, base & mask, (base + 1) & mask})
+    return np.array(sorted(codes), dtype=np.uint64)
+
+
+def input_codes(unit, mode, rng):
+    """Input codes of a one-operand unit (``unit.fmt``, a FixedFormat) for `mode`:
+    ``"exhaustive"`` (every code, up to 20 bits) or ``"random:N"`` (N random codes plus
+    `fixed_edges` at the unit's ``edge_steps``, default its integer boundaries)."""
+    bits = unit.fmt.bits
+    if mode == "exhaustive":
+        if bits > 20:
+            raise ValueError(f"an exhaustive run needs at most 20 input bits, not {bits}")
+        return np.arange(1 << bits, dtype=np.uint64)
+    kind, _, count = mode.partition(":")
+    if kind != "random" or not count.isdigit():
+        raise ValueError(f"mode must be 'exhaustive' or 'random:N', not {mode!r}")
+    steps = getattr(unit, "edge_steps", (1 << unit.fmt.frac_bits,))
+    random = rng.integers(0, 1 << bits, size=int(count), dtype=np.uint64)
+    return np.concatenate([fixed_edges(bits, steps), random])

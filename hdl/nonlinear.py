@@ -1,0 +1,415 @@
+"""Fixed-point nonlinear function units: `Sigmoid`, `SiLU`, `Exp` (2^x, e^x) and `RSqrt`.
+
+Each unit is built from a `golden.nonlinear` spec (the same parameters make the same
+spec) and reads its coefficients and widths from it, so the hardware and the model cannot
+disagree; every unit is bit-exact with ``spec.evaluate``. One input code per cycle on a
+valid/ready stream, one output code per input, in order; `stages` registers are placed at
+the unit's cut points (`hdl.pipeline.Pipeline`), and `latency` equals `stages`. A table
+(ROM) is read combinationally when its cut point is not selected, and through a registered
+read port (a block-RAM candidate) when it is. The benches are tb/test_nonlinear.py; the
+error of each configuration against float64 is `golden.nonlinear.errors`, and
+`make nonlinear-report` measures error against area and Fmax.
+"""
+
+import math
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import formats, nonlinear
+from . import intcore, protocol
+from .pipeline import Pipeline, check_stages
+
+__all__ = ["Sigmoid", "SiLU", "Exp", "RSqrt"]
+
+
+def _shape_of(values):
+    """The smallest shape (signed if any value is negative) that holds every value."""
+    lo, hi = min(values), max(values)
+    if lo < 0:
+        return signed(max(hi.bit_length(), (-lo - 1).bit_length()) + 1)
+    return unsigned(max(hi.bit_length(), 1))
+
+
+def _check_input_bits(in_fmt, limit):
+    """ValueError for an input format wider than `limit` bits (before any table is fitted:
+    that takes time proportional to the number of input codes)."""
+    fmt = formats.format_from_name(in_fmt) if isinstance(in_fmt, str) else in_fmt
+    bits = getattr(fmt, "bits", None)
+    if bits is not None and bits > limit:
+        raise ValueError(f"in_fmt must have at most {limit} bits, not {fmt} ({bits})")
+
+
+class _Rom:
+    """A table of one or more integer columns, indexed by `index`: a `memory.Memory` read
+    through a comb port, or a sync port enabled by the pipeline's `advance` when the
+    unit registers its ``table`` cut point (the read is that register). A one-entry table
+    is constants."""
+
+    def __init__(self, m, pipe, columns, index, registered, name):
+        self.shapes = [_shape_of(col) for col in columns]
+        widths = [s.width for s in self.shapes]
+        depth = len(columns[0])
+        if depth == 1:
+            self.values = [Const(col[0], shape) for col, shape in zip(columns, self.shapes)]
+            return
+        words = []
+        for row in zip(*columns):
+            word, offset = 0, 0
+            for value, width in zip(row, widths):
+                word |= (value % (1 << width)) << offset
+                offset += width
+            words.append(word)
+        rom = memory.Memory(shape=unsigned(sum(widths)), depth=depth, init=words)
+        m.submodules[name] = rom
+        port = rom.read_port(domain="sync" if registered else "comb")
+        m.d.comb += port.addr.eq(index)
+        if registered:
+            m.d.comb += port.en.eq(pipe.advance)
+        self.values, offset = [], 0
+        for shape, width in zip(self.shapes, widths):
+            field = port.data[offset:offset + width]
+            self.values.append(field.as_signed() if shape.signed else field)
+            offset += width
+
+
+class _FunctionUnit(wiring.Component):
+    """The ports and protocol members shared by the function units (a spec in
+    ``self.spec``)."""
+
+    ops_per_cycle = 1
+    ops_per_item = 1
+
+    def _ports(self, stages):
+        self.fmt, self.out_fmt = self.spec.in_fmt, self.spec.out_fmt
+        self.stages = check_stages(stages, self.CUT_POINTS)
+        super().__init__({"i": In(stream.Signature(self.fmt.bits)),
+                          "o": Out(stream.Signature(self.out_fmt.bits))})
+
+    @property
+    def latency(self):
+        return self.stages
+
+    @property
+    def golden(self):
+        """``(golden.nonlinear.evaluate, {"spec": spec})``: output codes of input codes."""
+        return nonlinear.evaluate, {"spec": self.spec}
+
+    def _round(self, m, value, frac, name):
+        """The output code of the signed integer `value` at `frac` fraction bits."""
+        src = formats.FixedFormat(len(value) - frac, frac, True)
+        return intcore.convert_fixed(m, value, src, self.out_fmt, name)
+
+
+class Sigmoid(_FunctionUnit):
+    """Logistic sigmoid of a signed fixed-point input, bit-exact with
+    ``golden.nonlinear.Activation("sigmoid", method, in_fmt, out_fmt, segments=…,
+    guard_bits=…)``: the methods, coefficients and numeric behaviour are documented there
+    (uniform piecewise-linear ``pwl``, power-of-two slopes ``pow2``, lookup table ``lut``,
+    hard sigmoid ``hard``, ``plan``). The datapath takes a = |x| (clamped below the table's
+    range), evaluates the positive side and applies σ(−a) = 1 − σ(a) before the one
+    rounding into `out_fmt`.
+
+    Error against float64 over every input code (`tests/test_nonlinear_golden.py`
+    recomputes this table from the golden model):
+
+    ======  =======  =======  ========  ========  ========
+    method  in_fmt   out_fmt  segments  max       mean
+    ======  =======  =======  ========  ========  ========
+    pwl     sq4_4    uq0_8    16        3.55e-03  1.18e-03
+    pwl     sq5_7    uq0_12   16        5.77e-03  6.50e-04
+    pwl     sq5_11   uq0_16   16        5.82e-03  6.05e-04
+    pwl     sq5_11   uq0_16   64        3.80e-04  4.00e-05
+    pow2    sq5_11   uq0_16   16        1.36e-02  1.45e-03
+    lut     sq4_4    uq0_8    128       3.55e-03  1.16e-03
+    lut     sq5_11   uq0_16   64        3.10e-02  1.96e-03
+    hard    sq5_11   uq0_16   -         1.19e-01  1.21e-02
+    plan    sq5_11   uq0_16   -         1.89e-02  2.96e-03
+    ======  =======  =======  ========  ========  ========
+
+    Parameters
+    ----------
+    in_fmt : FixedFormat
+        Signed input format (its name allowed), up to 24 bits.
+    out_fmt : FixedFormat
+        Output format, holding [0, 1 − lsb].
+    method : str
+        ``"pwl"`` (default), ``"pow2"``, ``"lut"``, ``"hard"``, ``"plan"`` (sigmoid).
+    segments : int or None
+        Table entries over |x| (a power of two); None: 16 (``lut``: one per code).
+    guard_bits : int
+        Intercept bits beyond the output's (``pwl``, ``pow2``), 0..8.
+    stages : int
+        Pipeline registers, 0..4, in this order: the table read (``table``), after the
+        slope product or shift (``product``), after |x| (``magnitude``), before the final
+        rounding (``value``).
+
+    Members
+    -------
+    i : In(stream.Signature(in_fmt.bits))
+    o : Out(stream.Signature(out_fmt.bits))
+    spec : golden.nonlinear.Activation
+    latency : int
+        `stages`.
+    ops_per_cycle : int
+        1.
+    """
+
+    FUNCTION = "sigmoid"
+    CUT_POINTS = ("table", "product", "magnitude", "value")
+    PARAMETERS = {"in_fmt": protocol.Format(formats.FixedFormat, example="sq5_11"),
+                  "out_fmt": protocol.Format(formats.FixedFormat, example="uq0_16"),
+                  "method": protocol.Choice(*nonlinear.ACTIVATION_METHODS["sigmoid"]),
+                  "segments": protocol.Integer(),
+                  "guard_bits": protocol.Integer(),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "pwl", "stages": 0},
+                {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "stages": 4},
+                {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "lut", "stages": 1},
+                {"in_fmt": "sq5_7", "out_fmt": "uq0_12", "method": "plan", "stages": 2}]
+    MAX_INPUT_BITS = 24
+
+    def __init__(self, *, in_fmt, out_fmt, method="pwl", segments=None, guard_bits=2,
+                 stages=0):
+        _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
+        self.spec = nonlinear.Activation(self.FUNCTION, method, in_fmt, out_fmt,
+                                         segments=segments, guard_bits=guard_bits)
+        self.method = self.spec.method
+        self._ports(stages)
+        f = self.spec.in_fmt.frac_bits
+        # Input codes at the edges for the random benches: segment boundaries, integer
+        # boundaries and PLAN's breakpoints, hard sigmoid's ±2.
+        self.edge_steps = tuple(sorted({1 << f, 1 << max(f - 3, 0), 1 << (f + 1)} |
+                                       ({1 << spec_T} if (spec_T := self.spec.offset_bits)
+                                        is not None else set())))
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        n, f, P = spec.in_fmt.bits, spec.in_fmt.frac_bits, spec.frac
+        cuts = self.CUT_POINTS[:self.stages]
+        pipe = Pipeline(m, self.i, self.o, cuts)
+        x = self.i.payload.as_signed()
+        negative = x[n - 1]
+        a = Signal(n, name="a")
+        m.d.comb += a.eq(Mux(negative, -x, x))
+        if spec.segments:                  # the table covers magnitudes below 2^(n-1)
+            clamped = Signal(n - 1, name="a_clamped")
+            m.d.comb += clamped.eq(Mux(a[n - 1], (1 << (n - 1)) - 1, a[:n - 1]))
+            a = clamped
+        v = pipe.stage("magnitude", a=a, negative=negative)
+        positive, v = self._positive(m, pipe, v, "table" in cuts)
+        value = Signal(signed(spec.value_bits), name="value")
+        if self.FUNCTION == "sigmoid":
+            other = (1 << P) - positive
+        else:
+            other = positive - (v["a"] << (P - f))
+        m.d.comb += value.eq(Mux(v["negative"], other, positive))
+        v = pipe.stage("value", value=value)
+        pipe.finish(self._round(m, v["value"], P, "result"))
+        return m
+
+    def _positive(self, m, pipe, v, registered_table):
+        """The value at `frac` fraction bits of the function at v["a"] >= 0, and the
+        values that travel beside it (after the ``table`` and ``product`` cuts)."""
+        spec = self.spec
+        f, P = spec.in_fmt.frac_bits, spec.frac
+        a = v["a"]
+        if spec.method == "hard":
+            h = Signal(f + 3, name="hard")                  # x/4 + 1/2 clamped to 1, f+2 bits
+            m.d.comb += h.eq(Mux(intcore.at_least(m, a, (1 << (f + 1)), "a_ge_2"),
+                                 1 << (f + 2), a + (1 << (f + 1))))
+            v = pipe.stage("table", h=h, **v)
+            if self.FUNCTION == "sigmoid":
+                term = v["h"] << (P - f - 2)
+            else:
+                term = intcore.wire(m, v["a"] * v["h"], "hard_product") << (P - 2 * f - 2)
+            v = pipe.stage("product", term=term, a=v["a"], negative=v["negative"])
+            return v["term"], v
+        if spec.method == "plan":
+            # From the bottom segment up, each overriding the ones below at its breakpoint.
+            term = None
+            for step, (point, shift, c32) in enumerate(reversed(nonlinear.PLAN)):
+                here = (0 if shift is None else a << (5 - shift)) + (c32 << f)
+                term = here if term is None else Mux(
+                    intcore.at_least(m, a, math.ceil(point * 2 ** f), f"plan{step}"),
+                    here, term)
+            v = pipe.stage("table", term=intcore.wire(m, term, "plan_value"), **v)
+            v = pipe.stage("product", **v)
+            return v["term"] << (P - f - 5), v
+        T = spec.offset_bits
+        W = spec.coef_frac[0]
+        index, t = a[T:], a[:T]
+        if spec.method == "pow2":
+            shifts = [0 if b == 0 else abs(b).bit_length() - 1 for b in spec.slopes]
+            columns = [list(spec.intercepts), shifts, [int(b < 0) for b in spec.slopes],
+                       [int(b == 0) for b in spec.slopes]]
+        elif spec.method == "pwl":
+            columns = [list(spec.intercepts), list(spec.slopes)]
+        else:
+            columns = [list(spec.intercepts)]
+        rom = _Rom(m, pipe, columns, index, registered_table, "coefficients")
+        side = pipe.stage("table", t=t, **v)
+        values = rom.values
+        if spec.method == "pwl":
+            product = intcore.wire(m, values[1] * side["t"], "product")
+        elif spec.method == "pow2":
+            magnitude = intcore.wire(m, side["t"] << values[1], "shifted")
+            product = Mux(values[3], 0, Mux(values[2], -magnitude, magnitude))
+            product = intcore.wire(m, product, "product")
+        else:
+            product = Const(0, 1)
+        v = pipe.stage("product", product=product, intercept=values[0],
+                       a=side["a"], negative=side["negative"])
+        positive = intcore.wire(m, (v["intercept"] << (P - W)) + v["product"], "positive")
+        return positive, v
+
+
+class SiLU(Sigmoid):
+    """SiLU, x·σ(x), of a signed fixed-point input, bit-exact with
+    ``golden.nonlinear.Activation("silu", …)``: methods ``pwl``, ``pow2``, ``lut`` and
+    ``hard`` (x · hard sigmoid, one product); SiLU(−a) = SiLU(a) − a. Ports, parameters
+    and cut points as `Sigmoid`; `out_fmt` must be signed with as many integer bits as
+    `in_fmt`.
+
+    Error against float64 over every input code (recomputed by
+    `tests/test_nonlinear_golden.py`):
+
+    ======  =======  =======  ========  ========  ========
+    method  in_fmt   out_fmt  segments  max       mean
+    ======  =======  =======  ========  ========  ========
+    pwl     sq4_4    sq4_4    16        3.22e-02  1.48e-02
+    pwl     sq5_7    sq5_7    16        3.05e-02  2.38e-03
+    pwl     sq5_11   sq5_11   16        2.73e-02  1.68e-03
+    pwl     sq5_11   sq5_11   64        2.14e-03  1.73e-04
+    pow2    sq5_11   sq5_11   16        1.15e-01  9.01e-03
+    lut     sq5_11   sq5_11   64        1.37e-01  6.25e-02
+    hard    sq5_11   sq5_11   -         2.38e-01  3.06e-02
+    ======  =======  =======  ========  ========  ========
+    """
+
+    FUNCTION = "silu"
+    PARAMETERS = {**Sigmoid.PARAMETERS,
+                  "out_fmt": protocol.Format(formats.FixedFormat, example="sq5_11"),
+                  "method": protocol.Choice(*nonlinear.ACTIVATION_METHODS["silu"])}
+    EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "sq4_4", "method": "pwl", "stages": 3},
+                {"in_fmt": "sq5_11", "out_fmt": "sq5_11", "method": "hard", "stages": 4},
+                {"in_fmt": "sq5_7", "out_fmt": "sq5_7", "method": "pow2", "stages": 1}]
+
+
+class Exp(_FunctionUnit):
+    """2^x or e^x of a non-positive signed fixed-point input (positive inputs give 1),
+    bit-exact with ``golden.nonlinear.Exp(in_fmt, out_fmt, base=…, order=…, segments=…,
+    guard_bits=…)``: (x·log2 e for e^x, one constant product) = −m + u; 2^u by a
+    polynomial of order 1 or 2 (Horner, exact) on uniform segments of u, coefficients from
+    a ROM; then a right shift by m with the one rounding into `out_fmt`.
+
+    Error against float64 over every input code x <= 0 (recomputed by
+    `tests/test_nonlinear_golden.py`):
+
+    ====  =====  ========  =======  =======  ========  ========
+    base  order  segments  in_fmt   out_fmt  max       mean
+    ====  =====  ========  =======  =======  ========  ========
+    2     1      1         sq5_11   uq1_15   4.39e-02  2.03e-03
+    2     1      16        sq5_11   uq1_15   1.27e-04  1.20e-05
+    2     2      4         sq5_11   uq1_15   4.62e-05  8.12e-06
+    e     1      16        sq5_11   uq1_15   1.27e-04  9.39e-06
+    e     2      4         sq5_11   uq1_15   4.61e-05  6.62e-06
+    ====  =====  ========  =======  =======  ========  ========
+
+    Parameters
+    ----------
+    in_fmt, out_fmt : FixedFormat
+        Signed input (at most 24 bits); output holding 1.0.
+    base : str
+        ``"2"`` (default) or ``"e"``.
+    order : int
+        1 (default) or 2.
+    segments : int
+        Segments of u, a power of two (default 1).
+    guard_bits : int
+        Coefficient bits beyond the output's, 0..8 (default 2).
+    stages : int
+        Pipeline registers, 0..5, in this order: the table read (``table``), after the
+        first product (``product``), after x·log2 e and the clamp (``scaled``), after the
+        polynomial (``value``), after the final shift (``shifted``).
+
+    Members
+    -------
+    i : In(stream.Signature(in_fmt.bits))
+    o : Out(stream.Signature(out_fmt.bits))
+    spec : golden.nonlinear.Exp
+    latency : int
+        `stages`.
+    ops_per_cycle : int
+        1.
+    """
+
+    CUT_POINTS = ("table", "product", "scaled", "value", "shifted")
+    PARAMETERS = {"in_fmt": protocol.Format(formats.FixedFormat, example="sq5_11"),
+                  "out_fmt": protocol.Format(formats.FixedFormat, example="uq1_15"),
+                  "base": protocol.Choice("2", "e"),
+                  "order": protocol.Integer(),
+                  "segments": protocol.Integer(),
+                  "guard_bits": protocol.Integer(),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "uq1_7", "stages": 0},
+                {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "base": "e", "order": 2,
+                 "segments": 4, "stages": 5},
+                {"in_fmt": "sq5_7", "out_fmt": "uq1_11", "segments": 8, "stages": 2}]
+    MAX_INPUT_BITS = 24
+
+    def __init__(self, *, in_fmt, out_fmt, base="2", order=1, segments=1, guard_bits=2,
+                 stages=0):
+        _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
+        self.spec = nonlinear.Exp(in_fmt, out_fmt, base=base, order=order,
+                                  segments=segments, guard_bits=guard_bits)
+        self._ports(stages)
+        # Edges for the random benches: integer boundaries of x, segment boundaries of u.
+        self.edge_steps = (1 << self.fmt.frac_bits,
+                           1 << max(self.fmt.frac_bits - self.spec.segment_bits, 0))
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        n, f, U, T, P = (spec.in_fmt.bits, spec.in_fmt.frac_bits, spec.u_bits,
+                         spec.offset_bits, spec.frac)
+        cuts = self.CUT_POINTS[:self.stages]
+        pipe = Pipeline(m, self.i, self.o, cuts)
+        x = self.i.payload.as_signed()
+        clamped = Signal(signed(n), name="clamped")
+        m.d.comb += clamped.eq(Mux(x[n - 1], x, 0))
+        if spec.base == "e":
+            product = intcore.wire(m, clamped * Const(spec.log2e), "scaled_product")
+            z = intcore.wire(m, product >> (f + spec.log2e_frac - U), "z")
+        else:
+            z = clamped
+        v = pipe.stage("scaled", z=z)
+        z = v["z"]
+        shift = Signal(range(spec.max_shift + 2), name="m")
+        m.d.comb += shift.eq(-(z >> U))
+        u = z[:U]
+        rom = _Rom(m, pipe, [list(c) for c in spec.coefs], u[T:], "table" in cuts,
+                   "coefficients")
+        v = pipe.stage("table", t=u[:T], m=shift)
+        t, coefs = v["t"], rom.values
+        if spec.order == 1:
+            first = intcore.wire(m, coefs[1] * t, "product")
+            v = pipe.stage("product", first=first, c0=coefs[0], t=t, m=v["m"])
+            value = (v["c0"] << T) + v["first"]
+        else:
+            first = intcore.wire(m, coefs[2] * t, "product")
+            v = pipe.stage("product", first=first, c0=coefs[0], c1=coefs[1], t=t, m=v["m"])
+            inner = intcore.wire(m, v["first"] + (v["c1"] << T), "inner")
+            value = intcore.wire(m, inner * v["t"], "second") + (v["c0"] << (2 * T))
+        poly = Signal(signed(spec.value_bits), name="value")
+        m.d.comb += poly.eq(value)
+        v = pipe.stage("value", value=poly, m=v["m"])
+        amount = Signal(range(spec.max_shift + P + 2), name="amount")
+        m.d.comb += amount.eq(v["m"] + (P - self.out_fmt.frac_bits))
+        rounded, _ = intcore.shift_right_round(m, v["value"], amount, self.out_fmt.rounding,
+                                               "shift")
+        v = pipe.stage("shifted", rounded=rounded)
+        pipe.finish(intcore.fit_fixed(m, v["rounded"], self.out_fmt, "result"))
+        return m
