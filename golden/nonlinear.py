@@ -82,7 +82,7 @@ def _fixed(name, fmt, *, signed=None):
     if not isinstance(fmt, formats.FixedFormat):
         raise TypeError(f"{name} must be a FixedFormat, not {fmt!r}")
     if signed is not None and fmt.signed != signed:
-        raise ValueError(f"{name} must be a {'signed (sq)' if signed else 'unsigned (uq)'} "
+        raise ValueError(f"{name} must be {'a signed (sq)' if signed else 'an unsigned (uq)'} "
                          f"FixedFormat, not {fmt}")
     return fmt
 
@@ -637,7 +637,7 @@ class RSqrt:
                              f"(it needs {math.ceil(f / 2) + 1} integer bits)")
         # m in [1, 4) with G fraction bits; y in (1/2, 1] with G fraction bits.
         self.work_bits = G = max(out_fmt.frac_bits + self.guard_bits, self.seed_bits + 2)
-        _check_width(f"rsqrt {in_fmt}->{out_fmt}", 3 * G + 6)
+        _check_width(f"rsqrt {in_fmt}->{out_fmt}", 2 * G + 4)    # m·y², y·(3 − m·y²)
         # Seed: the midpoint (in y) of each cell of m's top bits; cells of [1, 4) split
         # into [1, 2) and [2, 4) halves of 2^(seed_bits-1) cells each.
         cells = 1 << self.seed_bits

@@ -21,6 +21,7 @@ UNITS = {
     "sigmoid": ("hdl.nonlinear", "Sigmoid"),
     "silu": ("hdl.nonlinear", "SiLU"),
     "exp": ("hdl.nonlinear", "Exp"),
+    "rsqrt": ("hdl.nonlinear", "RSqrt"),
 }
 
 

@@ -413,3 +413,131 @@ class Exp(_FunctionUnit):
         v = pipe.stage("shifted", rounded=rounded)
         pipe.finish(intcore.fit_fixed(m, v["rounded"], self.out_fmt, "result"))
         return m
+
+
+class RSqrt(_FunctionUnit):
+    """1/√x of an unsigned fixed-point input, bit-exact with ``golden.nonlinear.RSqrt(in_fmt,
+    out_fmt, seed_bits=…, steps=…, guard_bits=…)``: a leading-zero count normalises x to
+    m·4^e with m ∈ [1, 4); a ROM of 2^seed_bits seeds indexed by m's leading bits; `steps`
+    Newton steps y ← y·(3 − m·y²)/2 on G = out_fmt.frac_bits + guard_bits fraction bits
+    (three products per step, each floored); then a shift by e and the one rounding into
+    `out_fmt`. x = 0 gives the largest output code.
+
+    Error against float64 over every input code x > 0 (recomputed by
+    `tests/test_nonlinear_golden.py`):
+
+    ======  =======  =========  =====  ========  ========
+    in_fmt  out_fmt  seed_bits  steps  max       mean
+    ======  =======  =========  =====  ========  ========
+    uq8_8   uq5_11   4          0      4.58e-01  1.40e-03
+    uq8_8   uq5_11   4          1      1.95e-02  1.31e-04
+    uq8_8   uq5_11   4          2      4.88e-04  1.22e-04
+    uq4_12  uq7_9    6          1      7.81e-03  4.92e-04
+    ======  =======  =========  =====  ========  ========
+
+    Parameters
+    ----------
+    in_fmt, out_fmt : FixedFormat
+        Unsigned input (at most 24 bits); output holding 2^(F/2) (F: the input's fraction
+        bits).
+    seed_bits : int
+        1..8 (default 4).
+    steps : int
+        Newton steps, 0..3 (default 1).
+    guard_bits : int
+        0..8 (default 4).
+    stages : int
+        Pipeline registers, 0..3 + 3·steps, in this order: the seed read (``table``),
+        after normalisation (``normalized``), after the final shift (``shifted``), then per
+        step k after y² (``square{k}``), after m·y² (``scaled{k}``) and after the step
+        (``step{k}``).
+
+    Members
+    -------
+    i : In(stream.Signature(in_fmt.bits))
+    o : Out(stream.Signature(out_fmt.bits))
+    spec : golden.nonlinear.RSqrt
+    latency : int
+        `stages`.
+    ops_per_cycle : int
+        1.
+    """
+
+    PARAMETERS = {"in_fmt": protocol.Format(formats.FixedFormat, example="uq8_8"),
+                  "out_fmt": protocol.Format(formats.FixedFormat, example="uq5_11"),
+                  "seed_bits": protocol.Integer(),
+                  "steps": protocol.Integer(),
+                  "guard_bits": protocol.Integer(),
+                  "stages": protocol.Integer()}
+    EXAMPLES = [{"in_fmt": "uq8_8", "out_fmt": "uq5_11", "stages": 0},
+                {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 9},
+                {"in_fmt": "uq4_12", "out_fmt": "uq7_9", "seed_bits": 6, "stages": 2}]
+    MAX_INPUT_BITS = 24
+
+    def __init__(self, *, in_fmt, out_fmt, seed_bits=4, steps=1, guard_bits=4, stages=0):
+        _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
+        self.spec = nonlinear.RSqrt(in_fmt, out_fmt, seed_bits=seed_bits, steps=steps,
+                                    guard_bits=guard_bits)
+        self.CUT_POINTS = ("table", "normalized", "shifted") + tuple(
+            f"{name}{k}" for k in range(self.spec.steps)
+            for name in ("square", "scaled", "step"))
+        self._ports(stages)
+        self.edge_steps = (1 << self.fmt.frac_bits, 1 << max(self.fmt.frac_bits - 2, 0))
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        n, f, G, sb = spec.in_fmt.bits, spec.in_fmt.frac_bits, spec.work_bits, spec.seed_bits
+        pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
+        x = self.i.payload
+        zero = intcore.wire(m, x == 0, "zero")
+        lz = intcore.leading_zeros(m, x, "lz")
+        x_norm = intcore.wire(m, (x << lz)[:n], "x_norm")          # leading one at n - 1
+        lead = Signal(signed(len(lz) + 2), name="lead")            # bit length - 1
+        m.d.comb += lead.eq(n - 1 - lz)
+        odd = intcore.wire(m, (lead - f)[0], "odd")                 # m in [2, 4)
+        doubled = Mux(odd, Cat(Const(0, 1), x_norm), x_norm)        # n + 1 bits
+        shift = G - n + 1                                           # m = doubled · 2^shift
+        mant = Signal(G + 2, name="m")
+        m.d.comb += mant.eq(doubled << shift if shift >= 0 else doubled >> -shift)
+        e = Signal(signed(len(lead) + 1), name="e")
+        m.d.comb += e.eq((lead - odd - f) >> 1)
+        index = Mux(odd, mant[G + 2 - sb:G + 1], mant[G + 1 - sb:G]) if sb > 1 else Const(0, 0)
+        index = Cat(index, odd)
+        v = pipe.stage("normalized", zero=zero, m=mant, e=e, index=index)
+        rom = _Rom(m, pipe, [list(spec.seeds)], v["index"],
+                   "table" in self.CUT_POINTS[:self.stages], "seeds")
+        v = pipe.stage("table", zero=v["zero"], m=v["m"], e=v["e"])
+        y = rom.values[0]
+        side = v
+        for k in range(spec.steps):
+            y2 = intcore.wire(m, (y * y) >> G, f"y2_{k}")
+            w = pipe.stage(f"square{k}", y=y, y2=y2, **side)
+            my2 = intcore.wire(m, (w["m"] * w["y2"]) >> G, f"my2_{k}")
+            side = {key: w[key] for key in side}
+            w = pipe.stage(f"scaled{k}", y=w["y"], my2=my2, **side)
+            factor = Signal(signed(G + 3), name=f"factor{k}")
+            m.d.comb += factor.eq((3 << G) - w["my2"])
+            step = Signal(signed(G + 2), name=f"y{k + 1}")
+            m.d.comb += step.eq((w["y"] * factor) >> (G + 1))
+            side = {key: w[key] for key in side}
+            w = pipe.stage(f"step{k}", y=step, **side)
+            y = w.pop("y")
+            side = w
+        # y · 2^-(G + e): shift right by G + e - out.frac (made non-negative by a constant
+        # left shift of y first).
+        lift = max(0, self.out_fmt.frac_bits - G - (-f - 1) // 2)     # e >= (-f - 1) // 2
+        lifted = Signal(signed(len(y) + lift + 1), name="lifted")
+        m.d.comb += lifted.eq(y << lift)
+        amount = Signal(range(G + lift + n + 4), name="amount")
+        m.d.comb += amount.eq(side["e"] + (G + lift - self.out_fmt.frac_bits))
+        rounded, _ = intcore.shift_right_round(m, lifted, amount, self.out_fmt.rounding,
+                                               "shift")
+        v = pipe.stage("shifted", rounded=rounded, zero=side["zero"])
+        code = intcore.fit_fixed(m, v["rounded"], self.out_fmt, "fitted")
+        top = (1 << (self.out_fmt.bits - 1)) - 1 if self.out_fmt.signed else \
+            (1 << self.out_fmt.bits) - 1
+        result = Signal(self.out_fmt.bits, name="result")
+        m.d.comb += result.eq(Mux(v["zero"], top, code))
+        pipe.finish(result)
+        return m

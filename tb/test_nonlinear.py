@@ -2,7 +2,8 @@
 
 Every input code for inputs up to 16 bits: sigmoid and SiLU at 8-, 12- and 16-bit formats
 by every method (several segment counts, every cut point used somewhere, the three output
-roundings and the wrapping overflow), exp2 and e^x of order 1 and 2. Above 16 bits,
+roundings and the wrapping overflow), exp2 and e^x of order 1 and 2, 1/sqrt with 0 to 3
+Newton steps. Above 16 bits,
 200,000 random codes plus the edges (`tb.vectors.fixed_edges`: range ends, segment and
 integer boundaries, PLAN's breakpoints).
 """
@@ -37,6 +38,10 @@ EXP = [  # in, out, base, order, segments, stages
     ("sq5_11", "uq1_15", "2", 1, 16, 2), ("sq5_11", "uq1_15", "e", 2, 4, 5),
     ("sq5_11", "sq2_14", "e", 1, 1, 3), ("sq6_10", "uq1_15", "2", 2, 8, 1),
 ]
+RSQRT = [  # in, out, seed_bits, steps, stages
+    ("uq8_8", "uq5_11", 4, 0, 1), ("uq8_8", "uq5_11", 4, 1, 6), ("uq8_8", "uq5_11_floor", 3, 2, 9),
+    ("uq4_12", "uq7_9", 6, 1, 2), ("uq1_7", "uq4_8_trunc", 2, 3, 4), ("uq6_2", "sq3_8", 1, 1, 0),
+]
 RANDOM = [
     ("sigmoid", {"in_fmt": "sq6_18", "out_fmt": "uq0_20", "method": "pwl", "segments": 64,
                  "stages": 4}),
@@ -46,6 +51,8 @@ RANDOM = [
     ("silu", {"in_fmt": "sq6_18", "out_fmt": "sq6_18", "method": "hard", "stages": 3}),
     ("exp", {"in_fmt": "sq8_16", "out_fmt": "uq1_19", "base": "e", "order": 2,
              "segments": 16, "stages": 5}),
+    ("rsqrt", {"in_fmt": "uq12_12", "out_fmt": "uq7_17", "seed_bits": 5, "steps": 2,
+               "stages": 7}),
 ]
 
 
@@ -63,6 +70,8 @@ CASES = (_activation_cases("sigmoid", SIGMOID) + _activation_cases("silu", SILU)
          + [("exp", {"in_fmt": i, "out_fmt": o, "base": base, "order": order,
                      "segments": segments, "stages": stages}, "exhaustive")
             for i, o, base, order, segments, stages in EXP]
+         + [("rsqrt", {"in_fmt": i, "out_fmt": o, "seed_bits": sb, "steps": steps,
+                       "stages": stages}, "exhaustive") for i, o, sb, steps, stages in RSQRT]
          + [(unit, params, "random:200000") for unit, params in RANDOM])
 
 
@@ -100,6 +109,15 @@ def test_function_unit(unit, params, mode):
      ValueError, r"segments=512 is too many for order=2 at 17 coefficient bits"),
     ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "stages": 6}, ValueError,
      r"stages must be in 0\.\.5, not 6"),
+    ("rsqrt", {"in_fmt": "sq8_8", "out_fmt": "uq5_11"}, ValueError,
+     r"in_fmt must be an unsigned \(uq\) FixedFormat, not sq8_8"),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq3_13"}, ValueError,
+     r"out_fmt uq3_13 is too narrow for 1/sqrt over uq8_8: the smallest positive input "
+     r"gives 16 \(it needs 5 integer bits\)"),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 10}, ValueError,
+     r"stages must be in 0\.\.9, not 10"),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "seed_bits": 0}, ValueError,
+     r"seed_bits must be in 1\.\.8, not 0"),
     ("sigmoid", {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "guard_bits": 1.5}, TypeError,
      r"guard_bits must be an integer, not 1\.5"),
 ])

@@ -94,6 +94,47 @@ def exp_reference(spec, code):
     return p / (1 << m)
 
 
+def rsqrt_reference(spec, code):
+    """1/sqrt by the spec's integer recipe, in exact rationals: m and 4^e from the code,
+    the seed table, floored Newton steps on the 2^-G grid."""
+    x = Fraction(int(code), 1 << spec.in_fmt.frac_bits)
+    if x == 0:
+        return None
+    e = 0
+    while x >= 4:
+        x, e = x / 4, e + 1
+    while x < 1:
+        x, e = x * 4, e - 1
+    G = spec.work_bits
+    grid = Fraction(1, 1 << G)
+    m = math.floor(x / grid) * grid                 # the normalised input, floored to G bits
+    half = 1 << (spec.seed_bits - 1)
+    cell = int((m - 1) * half) if m < 2 else half + int((m - 2) * half / 2)
+    y = Fraction(spec.seeds[cell], 1 << G)
+
+    def floor(value):
+        return math.floor(value / grid) * grid
+    for _ in range(spec.steps):
+        y2 = floor(y * y)
+        my2 = floor(m * y2)
+        y = math.floor(y * (3 - my2) / 2 / grid) * grid
+    return y / Fraction(2) ** e
+
+
+@pytest.mark.parametrize("in_name,out_name,seed_bits,steps", [
+    ("uq8_8", "uq5_11", 4, 1), ("uq8_8", "uq5_11_floor", 3, 2), ("uq4_12", "uq7_9", 6, 0),
+    ("uq12_12", "uq7_17", 5, 2), ("uq1_7", "uq4_8_trunc", 2, 3)])
+def test_rsqrt_matches_exact_arithmetic(in_name, out_name, seed_bits, steps):
+    spec = nl.RSqrt(in_name, out_name, seed_bits=seed_bits, steps=steps)
+    codes = _codes(spec.in_fmt, 400, np.random.default_rng(9))
+    got = spec.evaluate(codes)
+    top = (1 << spec.out_fmt.bits) - 1 if not spec.out_fmt.signed else \
+        (1 << (spec.out_fmt.bits - 1)) - 1
+    want = [top if (r := rsqrt_reference(spec, c)) is None else round_code(r, spec.out_fmt)
+            for c in codes]
+    assert [int(g) for g in got] == want
+
+
 def _codes(in_fmt, count, rng):
     edges = [0, 1, (1 << in_fmt.bits) - 1, 1 << (in_fmt.bits - 1),
              (1 << (in_fmt.bits - 1)) - 1, (1 << (in_fmt.bits - 1)) + 1]
@@ -158,6 +199,9 @@ def _docstring_rows(cls):
 
 
 def _spec_of_row(cls, row):
+    if cls is hdl_nonlinear.RSqrt:
+        return nl.RSqrt(row["in_fmt"], row["out_fmt"], seed_bits=int(row["seed_bits"]),
+                        steps=int(row["steps"]))
     if cls is hdl_nonlinear.Exp:
         return nl.Exp(row["in_fmt"], row["out_fmt"], base=row["base"],
                       order=int(row["order"]), segments=int(row["segments"]))
@@ -166,8 +210,8 @@ def _spec_of_row(cls, row):
                          segments=segments)
 
 
-@pytest.mark.parametrize("cls", [hdl_nonlinear.Sigmoid, hdl_nonlinear.SiLU, hdl_nonlinear.Exp],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [hdl_nonlinear.Sigmoid, hdl_nonlinear.SiLU, hdl_nonlinear.Exp,
+                                 hdl_nonlinear.RSqrt], ids=lambda c: c.__name__)
 def test_docstring_error_figures_are_computed(cls):
     for row in _docstring_rows(cls):
         measured = nl.errors(_spec_of_row(cls, row))
