@@ -13,7 +13,8 @@ bits F); the unit works on a = |x| and uses the symmetry of the function:
 
 - ``"pwl"``: uniform piecewise-linear, `segments` = 2^k segments over a ∈ [0, 2^(N−1−F)),
   indexed by the top k bits of a; on each, intercept A and slope B from a ROM:
-  value = A·2^−W + B·2^−Sb·(t·2^−F), t the low T = N−1−k bits of a.
+  value = A·2^−W + floor(B·t / 2^(Sb+F−P))·2^−P, t the low T = N−1−k bits of a, on
+  P = max(W, F) fraction bits (the product floored to them).
 - ``"pow2"``: the same segments with every slope a signed power of two or 0, so the
   product is a shift (shift-add, in the spirit of PLAN).
 - ``"lut"``: a direct lookup table: one output value per segment (k = N − 1 gives one
@@ -185,12 +186,18 @@ def _candidates_pow2(b, scale):
     return sorted(out)
 
 
+def _shift(value, shift):
+    """value · 2^shift, floored (an arithmetic shift either way)."""
+    return value << shift if shift >= 0 else value >> -shift
+
+
 class _Table:
     """A piecewise polynomial over a uniform segmentation: the integer evaluation shared by
     the activations' table methods and the exponential.
 
-    value(j, t) = Σ_i c_i[j] · t^i · 2^shifts[i], for segment j and offset t (the low
-    bits of the input); the shifts put every term on the value's fraction bits.
+    value(j, t) = Σ_i floor(c_i[j] · t^i · 2^shifts[i]), for segment j and offset t (the
+    low bits of the input); the shifts put every term on the value's fraction bits (a
+    negative shift drops bits: floor, an arithmetic shift in hardware).
     """
 
     def __init__(self, coefs, shifts):
@@ -201,7 +208,7 @@ class _Table:
         t = np.asarray(t, dtype=np.int64)
         v = np.zeros(t.shape, dtype=np.int64)
         for i, (c, shift) in enumerate(zip(self.coefs, self.shifts)):
-            v = v + (np.asarray(c, dtype=np.int64)[index] * t ** i << shift)
+            v = v + _shift(np.asarray(c, dtype=np.int64)[index] * t ** i, shift)
         return v
 
 
@@ -248,7 +255,7 @@ def _fit_segment(t, s, f, fracs, shifts, fit, pow2, errors_of, lsb, c0=None):
         rest = [c1] + rounded[2:]
         v_rest = np.zeros(t.shape, dtype=np.int64)
         for i, c in enumerate(rest, start=1):
-            v_rest += c * t ** i << shifts[i]
+            v_rest += _shift(c * t ** i, shifts[i])
         r = target - v_rest
         mid = (r.max() + r.min()) / 2 / 2.0 ** shifts[0]
         constants = [c0] if c0 is not None else \
@@ -345,10 +352,14 @@ class Activation:
             self.segments = segments
             self.offset_bits = T = n - 1 - k
             W = out_fmt.frac_bits + (0 if method == "lut" else self.guard_bits)
-            P = max(W + (0 if method == "lut" else T), f)
+            # Value on P = max(W, F) fraction bits (F for SiLU's a); the slope on the grid
+            # that makes the product's resolution at the segment's end 2^-W; the product
+            # floored to P bits: A·2^(P−W) + floor(B·t / 2^(Sb + F − P)).
+            P = max(W, f)
+            Sb = max(W + T - f, 0)
             self.frac = P
-            self.coef_frac = (W, P - f)
-            self.shifts = (P - W, 0)              # A·2^(P−W) + B·t, at P fraction bits
+            self.coef_frac = (W, Sb)
+            self.shifts = (P - W, P - Sb - f)
             self._fit_table()
         top = max(abs(out_fmt.min_value), out_fmt.max_value, in_fmt.max_value + 1) + 2
         self.value_bits = self.frac + max(1, math.ceil(math.log2(top))) + 2

@@ -12,7 +12,8 @@ from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 from golden import checks, formats
 
 __all__ = ["wire", "leading_zeros", "at_least", "add_constant", "shift_right_round",
-           "fit_fixed", "convert_fixed", "shift_add_product", "ROUNDINGS"]
+           "rounding_bias", "shift_right_biased", "fit_fixed", "convert_fixed",
+           "shift_add_product", "ROUNDINGS"]
 
 ROUNDINGS = ("rne", "floor", "trunc")
 
@@ -164,6 +165,42 @@ def shift_right_round(m, value, amount, rounding, name):
     rounded = Signal(shape, name=name)
     m.d.comb += rounded.eq(floor + up)
     return rounded, sticky
+
+
+def rounding_bias(amount, rounding):
+    """The constant to add to a value before a plain right shift by `amount` that gives
+    the `shift_right_round` result (with the fix-up of `shift_right_biased`): half of the
+    dropped weight for ``"rne"``, 0 for ``"floor"``; None for ``"trunc"`` (its bias
+    depends on the sign). Folded into an earlier add, it takes the rounding adder off the
+    path after that add."""
+    checks.choice("rounding", rounding, ROUNDINGS)
+    if amount <= 0 or rounding == "floor":
+        return 0
+    return 1 << (amount - 1) if rounding == "rne" else None
+
+
+def shift_right_biased(m, biased, amount, rounding, name):
+    """``value / 2**amount`` rounded, from ``biased = value + rounding_bias(amount,
+    rounding)`` (``"rne"`` or ``"floor"``): the shifted value, its lowest bit cleared on an
+    exact tie for ``"rne"`` (the dropped bits of `biased` all zero). Equals
+    `shift_right_round` ``(value, amount, rounding)[0]``; no adder. Constant `amount`."""
+    if rounding not in ("rne", "floor"):
+        raise ValueError(f"rounding must be 'rne' or 'floor' for a biased shift, not "
+                         f"{rounding!r}")
+    if amount <= 0:
+        return biased
+    shape = biased.shape()
+    floor = biased[amount:]
+    floor = floor.as_signed() if shape.signed else floor
+    result = Signal(shape, name=name)
+    if rounding == "floor":
+        m.d.comb += result.eq(floor)
+        return result
+    tie = wire(m, biased[:amount] == 0, f"{name}_tie")
+    m.d.comb += result.eq(Cat(floor[0] & ~tie, floor[1:]))
+    if shape.signed:                       # sign-extend the shifted value
+        m.d.comb += result[len(floor):].eq(floor[-1].replicate(len(result) - len(floor)))
+    return result
 
 
 def fit_fixed(m, value, fmt, name):

@@ -18,7 +18,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import formats, nonlinear
-from . import intcore, protocol
+from . import dsp, intcore, protocol
 from .pipeline import Pipeline, check_stages
 
 __all__ = ["Sigmoid", "SiLU", "Exp", "RSqrt"]
@@ -81,25 +81,86 @@ class _FunctionUnit(wiring.Component):
     ops_per_cycle = 1
     ops_per_item = 1
 
-    def _ports(self, stages):
+    MULTIPLIERS = ("inferred", *dsp.TARGETS)
+
+    def _ports(self, stages, multiplier="inferred", products=None):
+        """Ports, `stages`, and the multipliers: `products` maps each cut point that
+        registers a product to its operand shapes."""
         self.fmt, self.out_fmt = self.spec.in_fmt, self.spec.out_fmt
         self.stages = check_stages(stages, self.CUT_POINTS)
+        if not isinstance(multiplier, str) or multiplier not in self.MULTIPLIERS:
+            kind = ValueError if isinstance(multiplier, str) else TypeError
+            raise kind(f"multiplier must be one of "
+                       f"{', '.join(map(repr, self.MULTIPLIERS))}, not {multiplier!r}")
+        self.multiplier = multiplier
+        # The product at a selected cut point goes on an `hdl.dsp.Multiplier` (fully
+        # registered: its registers replace the cut's); at other cut points, a plain `*`.
+        self._multipliers = {}
+        if multiplier != "inferred":
+            for cut, (a_shape, b_shape) in (products or {}).items():
+                if cut not in self.CUT_POINTS[:self.stages]:
+                    continue
+                try:
+                    mul = dsp.Multiplier(a_shape, b_shape, target=multiplier, pipeline=3,
+                                         fabric_register=True)
+                except ValueError as exc:
+                    raise ValueError(f"multiplier={multiplier!r} cannot build the {cut} "
+                                     f"product: {exc}") from None
+                mul._MustUse__silence = True        # for its checks and latency only
+                self._multipliers[cut] = mul
         super().__init__({"i": In(stream.Signature(self.fmt.bits)),
                           "o": Out(stream.Signature(self.out_fmt.bits))})
 
     @property
     def latency(self):
-        return self.stages
+        return self.stages + sum(mul.latency - 1 for mul in self._multipliers.values())
+
+    def _pipeline(self, m):
+        """The unit's `Pipeline`: its selected cut points, a multiplier's cut replaced by
+        one per multiplier register."""
+        cuts = []
+        for cut in self.CUT_POINTS[:self.stages]:
+            mul = self._multipliers.get(cut)
+            cuts += [cut] if mul is None else [f"{cut}{k}" for k in range(mul.latency)]
+        return Pipeline(m, self.i, self.o, cuts)
+
+    def _multiply(self, m, pipe, cut, operands, name, **side):
+        """``a * b`` of ``operands = (a, b)`` at cut point `cut`: `side` values and the
+        product (key ``product``) after the cut (registered or not), as `Pipeline.stage`
+        returns them."""
+        a, b = operands
+        mul = self._multipliers.get(cut)
+        if mul is None:
+            return pipe.stage(cut, product=intcore.wire(m, a * b, name), **side)
+        mul = m.submodules[name] = dsp.Multiplier(mul.a_shape, mul.b_shape,
+                                                  target=self.multiplier, pipeline=3,
+                                                  fabric_register=True)
+        m.d.comb += [mul.a.eq(a), mul.b.eq(b), mul.en.eq(pipe.advance)]
+        for k in range(mul.latency):
+            side = pipe.stage(f"{cut}{k}", **side)
+        return {**side, "product": mul.p}
 
     @property
     def golden(self):
         """``(golden.nonlinear.evaluate, {"spec": spec})``: output codes of input codes."""
         return nonlinear.evaluate, {"spec": self.spec}
 
-    def _round(self, m, value, frac, name):
-        """The output code of the signed integer `value` at `frac` fraction bits."""
-        src = formats.FixedFormat(len(value) - frac, frac, True)
-        return intcore.convert_fixed(m, value, src, self.out_fmt, name)
+    def _round(self, m, pipe, value, frac, name, biased=False):
+        """The output code of the signed integer `value` at `frac` fraction bits: rounded
+        per the output's rounding, cut point ``rounded``, then saturated or wrapped (as
+        `intcore.convert_fixed`, with a register between the two). `biased`: `value`
+        already holds `intcore.rounding_bias`."""
+        drop = frac - self.out_fmt.frac_bits
+        if drop > 0 and biased:
+            value = intcore.shift_right_biased(m, value, drop, self.out_fmt.rounding,
+                                               f"{name}_rounded")
+        elif drop > 0:
+            value, _ = intcore.shift_right_round(m, value, drop, self.out_fmt.rounding,
+                                                 f"{name}_rounded")
+        elif drop < 0:
+            value = intcore.wire(m, value << -drop, f"{name}_shifted")
+        v = pipe.stage("rounded", value=value)
+        return intcore.fit_fixed(m, v["value"], self.out_fmt, name)
 
 
 class Sigmoid(_FunctionUnit):
@@ -117,8 +178,8 @@ class Sigmoid(_FunctionUnit):
     ======  =======  =======  ========  ========  ========
     method  in_fmt   out_fmt  segments  max       mean
     ======  =======  =======  ========  ========  ========
-    pwl     sq4_4    uq0_8    16        3.55e-03  1.18e-03
-    pwl     sq5_7    uq0_12   16        5.77e-03  6.50e-04
+    pwl     sq4_4    uq0_8    16        3.55e-03  1.19e-03
+    pwl     sq5_7    uq0_12   16        5.77e-03  6.49e-04
     pwl     sq5_11   uq0_16   16        5.82e-03  6.05e-04
     pwl     sq5_11   uq0_16   64        3.80e-04  4.00e-05
     pow2    sq5_11   uq0_16   16        1.36e-02  1.45e-03
@@ -141,9 +202,14 @@ class Sigmoid(_FunctionUnit):
     guard_bits : int
         Intercept bits beyond the output's (``pwl``, ``pow2``), 0..8.
     stages : int
-        Pipeline registers, 0..4, in this order: the table read (``table``), after the
+        Pipeline registers, 0..5, in this order: the table read (``table``), after the
         slope product or shift (``product``), after |x| (``magnitude``), before the final
-        rounding (``value``).
+        rounding (``value``), between the rounding and the saturation (``rounded``).
+    multiplier : str
+        The slope product (``pwl``; SiLU ``hard``: a × hard sigmoid): ``"inferred"``
+        (default, a plain ``*``) or an `hdl.dsp.Multiplier` target (``"ecp5"``,
+        ``"ice40"``, ``"fabric"``, ``"lut"``), fully registered: with the ``product`` cut
+        selected its three register levels and a fabric register replace that cut.
 
     Members
     -------
@@ -151,32 +217,41 @@ class Sigmoid(_FunctionUnit):
     o : Out(stream.Signature(out_fmt.bits))
     spec : golden.nonlinear.Activation
     latency : int
-        `stages`.
+        `stages`, plus 3 for a multiplier that replaces a cut.
     ops_per_cycle : int
         1.
     """
 
     FUNCTION = "sigmoid"
-    CUT_POINTS = ("table", "product", "magnitude", "value")
+    CUT_POINTS = ("table", "product", "magnitude", "value", "rounded")
     PARAMETERS = {"in_fmt": protocol.Format(formats.FixedFormat, example="sq5_11"),
                   "out_fmt": protocol.Format(formats.FixedFormat, example="uq0_16"),
                   "method": protocol.Choice(*nonlinear.ACTIVATION_METHODS["sigmoid"]),
                   "segments": protocol.Integer(),
                   "guard_bits": protocol.Integer(),
-                  "stages": protocol.Integer()}
+                  "stages": protocol.Integer(),
+                  "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS)}
     EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "pwl", "stages": 0},
+                {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "stages": 4,
+                 "multiplier": "ecp5"},
                 {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "stages": 4},
                 {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "lut", "stages": 1},
                 {"in_fmt": "sq5_7", "out_fmt": "uq0_12", "method": "plan", "stages": 2}]
     MAX_INPUT_BITS = 24
 
     def __init__(self, *, in_fmt, out_fmt, method="pwl", segments=None, guard_bits=2,
-                 stages=0):
+                 stages=0, multiplier="inferred"):
         _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
-        self.spec = nonlinear.Activation(self.FUNCTION, method, in_fmt, out_fmt,
-                                         segments=segments, guard_bits=guard_bits)
-        self.method = self.spec.method
-        self._ports(stages)
+        self.spec = spec = nonlinear.Activation(self.FUNCTION, method, in_fmt, out_fmt,
+                                                segments=segments, guard_bits=guard_bits)
+        self.method = spec.method
+        n, f = spec.in_fmt.bits, spec.in_fmt.frac_bits
+        products = {}
+        if spec.method == "pwl":
+            products["product"] = (_shape_of(spec.slopes), unsigned(spec.offset_bits))
+        elif spec.method == "hard" and self.FUNCTION == "silu":
+            products["product"] = (unsigned(n), unsigned(f + 3))
+        self._ports(stages, multiplier, products)
         f = self.spec.in_fmt.frac_bits
         # Input codes at the edges for the random benches: segment boundaries, integer
         # boundaries and PLAN's breakpoints, hard sigmoid's ±2.
@@ -189,7 +264,7 @@ class Sigmoid(_FunctionUnit):
         spec = self.spec
         n, f, P = spec.in_fmt.bits, spec.in_fmt.frac_bits, spec.frac
         cuts = self.CUT_POINTS[:self.stages]
-        pipe = Pipeline(m, self.i, self.o, cuts)
+        pipe = self._pipeline(m)
         x = self.i.payload.as_signed()
         negative = x[n - 1]
         a = Signal(n, name="a")
@@ -199,20 +274,46 @@ class Sigmoid(_FunctionUnit):
             m.d.comb += clamped.eq(Mux(a[n - 1], (1 << (n - 1)) - 1, a[:n - 1]))
             a = clamped
         v = pipe.stage("magnitude", a=a, negative=negative)
-        positive, v = self._positive(m, pipe, v, "table" in cuts)
-        value = Signal(signed(spec.value_bits), name="value")
-        if self.FUNCTION == "sigmoid":
-            other = (1 << P) - positive
-        else:
-            other = positive - (v["a"] << (P - f))
+        # The rounding's bias is folded into the bases (rne, floor), so the value's add is
+        # the last carry chain before the shift.
+        self._bias = intcore.rounding_bias(P - self.out_fmt.frac_bits, self.out_fmt.rounding)
+        v = self._positive(m, pipe, v, "table" in cuts)
+        # value(a) = base + product; value(−a) = other_base ∓ product, with other_base
+        # computed beside the product (each side one carry chain after the product).
+        if "other" not in v:
+            v["other"] = self._other_base(m, v["base"], v["a"])
+        product = v["product"]
+        value = Signal(signed(spec.value_bits + 1), name="value")
+        positive = Signal.like(value, name="positive")
+        other = Signal.like(value, name="other")
+        m.d.comb += [positive.eq(v["base"] + product),
+                     other.eq(v["other"] - product if self.FUNCTION == "sigmoid"
+                              else v["other"] + product)]
         m.d.comb += value.eq(Mux(v["negative"], other, positive))
         v = pipe.stage("value", value=value)
-        pipe.finish(self._round(m, v["value"], P, "result"))
+        pipe.finish(self._round(m, pipe, v["value"], P, "result",
+                                biased=self._bias is not None))
         return m
 
+    def _base(self, m, value, name):
+        """`value` plus the rounding bias (`_bias`: 0 when it is not folded)."""
+        return intcore.wire(m, value + (self._bias or 0), name)
+
+    def _other_base(self, m, base, a):
+        """The value at −a of a value at a: 1 − value (sigmoid), value − a (SiLU), for a
+        `base` that holds the rounding bias (and so does the result)."""
+        spec = self.spec
+        if self.FUNCTION == "sigmoid":
+            return intcore.wire(m, (1 << spec.frac) + 2 * (self._bias or 0) - base,
+                                "other_base")
+        return intcore.wire(m, base - (a << (spec.frac - spec.in_fmt.frac_bits)),
+                            "other_base")
+
     def _positive(self, m, pipe, v, registered_table):
-        """The value at `frac` fraction bits of the function at v["a"] >= 0, and the
-        values that travel beside it (after the ``table`` and ``product`` cuts)."""
+        """The function at v["a"] >= 0 as ``base + product`` at `frac` fraction bits:
+        the values after the ``table`` and ``product`` cuts, with keys ``base``,
+        ``product``, ``a``, ``negative`` and (table methods) ``other``, the base of the
+        value at −a (`_other_base`), computed beside the product."""
         spec = self.spec
         f, P = spec.in_fmt.frac_bits, spec.frac
         a = v["a"]
@@ -222,11 +323,13 @@ class Sigmoid(_FunctionUnit):
                                  1 << (f + 2), a + (1 << (f + 1))))
             v = pipe.stage("table", h=h, **v)
             if self.FUNCTION == "sigmoid":
-                term = v["h"] << (P - f - 2)
-            else:
-                term = intcore.wire(m, v["a"] * v["h"], "hard_product") << (P - 2 * f - 2)
-            v = pipe.stage("product", term=term, a=v["a"], negative=v["negative"])
-            return v["term"], v
+                v = pipe.stage("product", h=v["h"], a=v["a"], negative=v["negative"])
+                return {**v, "base": self._base(m, v.pop("h") << (P - f - 2), "base"),
+                        "product": Const(0, 1)}
+            v = self._multiply(m, pipe, "product", (v["a"], v["h"]), "hard_product",
+                               a=v["a"], negative=v["negative"])
+            return {**v, "base": self._base(m, v.pop("product") << (P - 2 * f - 2), "base"),
+                    "product": Const(0, 1)}
         if spec.method == "plan":
             # From the bottom segment up, each overriding the ones below at its breakpoint.
             term = None
@@ -237,33 +340,52 @@ class Sigmoid(_FunctionUnit):
                     here, term)
             v = pipe.stage("table", term=intcore.wire(m, term, "plan_value"), **v)
             v = pipe.stage("product", **v)
-            return v["term"] << (P - f - 5), v
+            return {**v, "base": self._base(m, v.pop("term") << (P - f - 5), "base"),
+                    "product": Const(0, 1)}
         T = spec.offset_bits
         W = spec.coef_frac[0]
         index, t = a[T:], a[:T]
+        # The ROM holds the bases themselves (the intercept on P bits with the rounding
+        # bias, and for sigmoid the base at −a too), so no adder follows the read; their
+        # common trailing zeros are not stored.
+        bias = self._bias or 0
+        bases = [[(c << (P - W)) + bias for c in spec.intercepts]]
+        if self.FUNCTION == "sigmoid":
+            bases.append([(1 << P) + 2 * bias - b for b in bases[0]])
+        zeros = min(((b & -b).bit_length() - 1 for col in bases for b in col if b),
+                    default=0)
+        columns = [[b >> zeros for b in col] for col in bases]
         if spec.method == "pow2":
             shifts = [0 if b == 0 else abs(b).bit_length() - 1 for b in spec.slopes]
-            columns = [list(spec.intercepts), shifts, [int(b < 0) for b in spec.slopes],
-                       [int(b == 0) for b in spec.slopes]]
+            columns += [shifts, [int(b < 0) for b in spec.slopes],
+                        [int(b == 0) for b in spec.slopes]]
         elif spec.method == "pwl":
-            columns = [list(spec.intercepts), list(spec.slopes)]
-        else:
-            columns = [list(spec.intercepts)]
+            columns += [list(spec.slopes)]
         rom = _Rom(m, pipe, columns, index, registered_table, "coefficients")
         side = pipe.stage("table", t=t, **v)
         values = rom.values
+        base = intcore.wire(m, values.pop(0) << zeros, "base")
+        other = intcore.wire(m, values.pop(0) << zeros, "other_base") \
+            if self.FUNCTION == "sigmoid" else self._other_base(m, base, side["a"])
+        t = side["t"]
+        side = {"base": base, "other": other, "a": side["a"], "negative": side["negative"]}
         if spec.method == "pwl":
-            product = intcore.wire(m, values[1] * side["t"], "product")
-        elif spec.method == "pow2":
-            magnitude = intcore.wire(m, side["t"] << values[1], "shifted")
-            product = Mux(values[3], 0, Mux(values[2], -magnitude, magnitude))
-            product = intcore.wire(m, product, "product")
+            v = self._multiply(m, pipe, "product", (values[0], t), "product", **side)
         else:
-            product = Const(0, 1)
-        v = pipe.stage("product", product=product, intercept=values[0],
-                       a=side["a"], negative=side["negative"])
-        positive = intcore.wire(m, (v["intercept"] << (P - W)) + v["product"], "positive")
-        return positive, v
+            if spec.method == "pow2":
+                # t·2^e, as wide as its largest value (not t's width + 2^len(e) - 1).
+                magnitude = Signal(spec.offset_bits + max(shifts), name="shifted")
+                m.d.comb += magnitude.eq(t << values[0])
+                product = intcore.wire(m, Mux(values[2], 0, Mux(values[1], -magnitude,
+                                                                 magnitude)), "product")
+            else:
+                product = Const(0, 1)
+            v = pipe.stage("product", product=product, **side)
+        drop = -spec.shifts[1]                  # the product floored to P fraction bits
+        if drop > 0:
+            product = v["product"][drop:]
+            v["product"] = product.as_signed() if v["product"].shape().signed else product
+        return v
 
 
 class SiLU(Sigmoid):
@@ -279,10 +401,10 @@ class SiLU(Sigmoid):
     ======  =======  =======  ========  ========  ========
     method  in_fmt   out_fmt  segments  max       mean
     ======  =======  =======  ========  ========  ========
-    pwl     sq4_4    sq4_4    16        3.22e-02  1.48e-02
-    pwl     sq5_7    sq5_7    16        3.05e-02  2.38e-03
-    pwl     sq5_11   sq5_11   16        2.73e-02  1.68e-03
-    pwl     sq5_11   sq5_11   64        2.14e-03  1.73e-04
+    pwl     sq4_4    sq4_4    16        4.25e-02  1.49e-02
+    pwl     sq5_7    sq5_7    16        3.05e-02  2.40e-03
+    pwl     sq5_11   sq5_11   16        2.74e-02  1.69e-03
+    pwl     sq5_11   sq5_11   64        2.20e-03  1.77e-04
     pow2    sq5_11   sq5_11   16        1.15e-01  9.01e-03
     lut     sq5_11   sq5_11   64        1.37e-01  6.25e-02
     hard    sq5_11   sq5_11   -         2.38e-01  3.06e-02
@@ -333,7 +455,12 @@ class Exp(_FunctionUnit):
     stages : int
         Pipeline registers, 0..5, in this order: the table read (``table``), after the
         first product (``product``), after x·log2 e and the clamp (``scaled``), after the
-        polynomial (``value``), after the final shift (``shifted``).
+        polynomial (``value``; order 2: after its second product), after the final shift
+        (``shifted``).
+    multiplier : str
+        The polynomial's products: ``"inferred"`` (default, plain ``*``) or an
+        `hdl.dsp.Multiplier` target, fully registered, replacing the ``product`` (and for
+        order 2 the ``value``) cut when selected. (x·log2 e stays a constant ``*``.)
 
     Members
     -------
@@ -341,7 +468,7 @@ class Exp(_FunctionUnit):
     o : Out(stream.Signature(out_fmt.bits))
     spec : golden.nonlinear.Exp
     latency : int
-        `stages`.
+        `stages`, plus 3 per multiplier that replaces a cut.
     ops_per_cycle : int
         1.
     """
@@ -353,19 +480,30 @@ class Exp(_FunctionUnit):
                   "order": protocol.Integer(),
                   "segments": protocol.Integer(),
                   "guard_bits": protocol.Integer(),
-                  "stages": protocol.Integer()}
+                  "stages": protocol.Integer(),
+                  "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS)}
     EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "uq1_7", "stages": 0},
+                {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "order": 2, "segments": 4,
+                 "stages": 5, "multiplier": "lut"},
                 {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "base": "e", "order": 2,
                  "segments": 4, "stages": 5},
                 {"in_fmt": "sq5_7", "out_fmt": "uq1_11", "segments": 8, "stages": 2}]
     MAX_INPUT_BITS = 24
 
     def __init__(self, *, in_fmt, out_fmt, base="2", order=1, segments=1, guard_bits=2,
-                 stages=0):
+                 stages=0, multiplier="inferred"):
         _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
-        self.spec = nonlinear.Exp(in_fmt, out_fmt, base=base, order=order,
-                                  segments=segments, guard_bits=guard_bits)
-        self._ports(stages)
+        self.spec = spec = nonlinear.Exp(in_fmt, out_fmt, base=base, order=order,
+                                         segments=segments, guard_bits=guard_bits)
+        T = spec.offset_bits
+        products = {}
+        if T:                                   # (T = 0: the products are of zero width)
+            top = _shape_of(spec.coefs[-1])
+            products["product"] = (top, unsigned(T))
+            if spec.order == 2:
+                inner = (Signal(top) * Signal(T) + (Signal(_shape_of(spec.coefs[1])) << T))
+                products["value"] = (inner.shape(), unsigned(T))
+        self._ports(stages, multiplier, products)
         # Edges for the random benches: integer boundaries of x, segment boundaries of u.
         self.edge_steps = (1 << self.fmt.frac_bits,
                            1 << max(self.fmt.frac_bits - self.spec.segment_bits, 0))
@@ -376,7 +514,7 @@ class Exp(_FunctionUnit):
         n, f, U, T, P = (spec.in_fmt.bits, spec.in_fmt.frac_bits, spec.u_bits,
                          spec.offset_bits, spec.frac)
         cuts = self.CUT_POINTS[:self.stages]
-        pipe = Pipeline(m, self.i, self.o, cuts)
+        pipe = self._pipeline(m)
         x = self.i.payload.as_signed()
         clamped = Signal(signed(n), name="clamped")
         m.d.comb += clamped.eq(Mux(x[n - 1], x, 0))
@@ -392,22 +530,26 @@ class Exp(_FunctionUnit):
         u = z[:U]
         rom = _Rom(m, pipe, [list(c) for c in spec.coefs], u[T:], "table" in cuts,
                    "coefficients")
-        v = pipe.stage("table", t=u[:T], m=shift)
+        v = pipe.stage("table", t=u[:T], shift=shift)
         t, coefs = v["t"], rom.values
         if spec.order == 1:
-            first = intcore.wire(m, coefs[1] * t, "product")
-            v = pipe.stage("product", first=first, c0=coefs[0], t=t, m=v["m"])
-            value = (v["c0"] << T) + v["first"]
+            v = self._multiply(m, pipe, "product", (coefs[1], t), "product", c0=coefs[0],
+                               shift=v["shift"])
+            poly = intcore.wire(m, (v["c0"] << T) + v["product"], "poly")
+            v = pipe.stage("value", value=poly, shift=v["shift"])
         else:
-            first = intcore.wire(m, coefs[2] * t, "product")
-            v = pipe.stage("product", first=first, c0=coefs[0], c1=coefs[1], t=t, m=v["m"])
-            inner = intcore.wire(m, v["first"] + (v["c1"] << T), "inner")
-            value = intcore.wire(m, inner * v["t"], "second") + (v["c0"] << (2 * T))
-        poly = Signal(signed(spec.value_bits), name="value")
-        m.d.comb += poly.eq(value)
-        v = pipe.stage("value", value=poly, m=v["m"])
+            v = self._multiply(m, pipe, "product", (coefs[2], t), "product", c0=coefs[0],
+                               c1=coefs[1], t=t, shift=v["shift"])
+            inner = intcore.wire(m, v["product"] + (v["c1"] << T), "inner")
+            v = self._multiply(m, pipe, "value", (inner, v["t"]), "second", c0=v["c0"],
+                               shift=v["shift"])
+            poly = intcore.wire(m, v["product"] + (v["c0"] << (2 * T)), "poly")
+            v = {"value": poly, "shift": v["shift"]}
+        value = Signal(signed(spec.value_bits), name="value")
+        m.d.comb += value.eq(v["value"])
+        v["value"] = value
         amount = Signal(range(spec.max_shift + P + 2), name="amount")
-        m.d.comb += amount.eq(v["m"] + (P - self.out_fmt.frac_bits))
+        m.d.comb += amount.eq(v["shift"] + (P - self.out_fmt.frac_bits))
         rounded, _ = intcore.shift_right_round(m, v["value"], amount, self.out_fmt.rounding,
                                                "shift")
         v = pipe.stage("shifted", rounded=rounded)

@@ -569,7 +569,7 @@ def stream_fast(component, items, *, seed, stall=0.2, idle_limit=1000, drain_cyc
 
 
 def run_fast(unit, params, vectors="random:2000", *, golden=None, seed=None, stall=None,
-             what="product", cocotb_module=None, sim_dir=SIM_DIR):
+             what="product", cocotb_module=None, extra_sources=(), sim_dir=SIM_DIR):
     """The bench of a two-operand stream unit on the fast path: stream its operand set
     with random stalls and compare every output with the golden model.
 
@@ -603,6 +603,9 @@ def run_fast(unit, params, vectors="random:2000", *, golden=None, seed=None, sta
         Under a simulator other than Verilator (``SIM=icarus``) the fast path does not
         exist; with this cocotb test module (one that runs `stream.check_pairs`) the same
         bench runs through `run_bench` instead. Without it, `SimulatorMissing`.
+    extra_sources : sequence of paths
+        More Verilog (simulation models of DSP primitives: `tb.primitives`), as for
+        `stream_fast`.
     sim_dir : path
         Root of the build cache (default ``build/sim``).
 
@@ -653,7 +656,8 @@ def run_fast(unit, params, vectors="random:2000", *, golden=None, seed=None, sta
         items = x
         inputs = {"x": (x, unit_obj.fmt)}
     result = stream_fast(unit_obj, items, seed=seed, stall=stall,
-                         drain_cycles=unit_obj.latency + 4, label=label, sim_dir=sim_dir)
+                         drain_cycles=unit_obj.latency + 4, label=label,
+                         extra_sources=extra_sources, sim_dir=sim_dir)
     try:
         compare.assert_codes_equal(result["outputs"], expected, seed=seed, what=what,
                                    inputs=inputs, out_fmt=unit_obj.out_fmt)

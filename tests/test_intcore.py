@@ -83,6 +83,34 @@ def test_shift_right_round_matches_golden_fixed_rounding(width, signed, rounding
             assert inexact == (int(value_int) % (1 << shift) != 0), (int(code), shift)
 
 
+@pytest.mark.parametrize("rounding", ["rne", "floor"])
+@pytest.mark.parametrize("width,signed", [(3, False), (6, False), (3, True), (6, True)])
+def test_shift_right_biased_matches_the_rounding_shift(width, signed, rounding):
+    """value + rounding_bias, shifted by shift_right_biased, for every value and every
+    constant shift 0..width: the same as shift_right_round of the value (the bias added
+    in a wider signal, as a unit folds it into an earlier add)."""
+    for shift in range(width + 1):
+        m = Module()
+        shape = amaranth.hdl.signed(width) if signed else amaranth.hdl.unsigned(width)
+        value = Signal(shape)
+        bias = intcore.rounding_bias(shift, rounding)
+        biased = Signal(amaranth.hdl.signed(width + 2) if signed else width + 1)
+        m.d.comb += biased.eq(value + bias)
+        got = intcore.shift_right_biased(m, biased, shift, rounding, "b")
+        want, _ = intcore.shift_right_round(m, value, shift, rounding, "r")
+        lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if signed else (0, 1 << width)
+        pairs = _simulate(m, [value], [got, want], [(v,) for v in range(lo, hi)])
+        for v, (have, expected) in zip(range(lo, hi), pairs):
+            assert have == expected, (v, shift, have, expected)
+
+
+def test_rounding_bias():
+    assert [intcore.rounding_bias(3, r) for r in intcore.ROUNDINGS] == [4, 0, None]
+    assert intcore.rounding_bias(0, "rne") == 0
+    with pytest.raises(ValueError, match="rounding must be 'rne' or 'floor' for a biased"):
+        intcore.shift_right_biased(Module(), Signal(4), 1, "trunc", "b")
+
+
 def _fixed_formats(max_bits):
     for signed in (False, True):
         for int_bits in range(1 if signed else 0, max_bits + 1):

@@ -70,8 +70,9 @@ def activation_reference(spec, code):
         steps = int(a / lsb)
         j, t = steps >> spec.offset_bits, steps & ((1 << spec.offset_bits) - 1)
         W, Sb = spec.coef_frac
+        product = Fraction(spec.slopes[j], 1 << Sb) * t * lsb        # floored to P bits
         pos = Fraction(spec.intercepts[j], 1 << W) + \
-            Fraction(spec.slopes[j], 1 << Sb) * t * lsb
+            Fraction(math.floor(product * (1 << spec.frac)), 1 << spec.frac)
     if x >= 0:
         return pos
     return 1 - pos if spec.function == "sigmoid" else pos - a
