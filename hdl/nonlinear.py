@@ -32,6 +32,13 @@ def _shape_of(values):
     return unsigned(max(hi.bit_length(), 1))
 
 
+def _check_table(table):
+    if not isinstance(table, str) or table not in ("auto", "logic"):
+        kind = ValueError if isinstance(table, str) else TypeError
+        raise kind(f"table must be 'auto' or 'logic', not {table!r}")
+    return table
+
+
 def _check_input_bits(in_fmt, limit):
     """ValueError for an input format wider than `limit` bits (before any table is fitted:
     that takes time proportional to the number of input codes)."""
@@ -45,9 +52,12 @@ class _Rom:
     """A table of one or more integer columns, indexed by `index`: a `memory.Memory` read
     through a comb port, or a sync port enabled by the pipeline's `advance` when the
     unit registers its ``table`` cut point (the read is that register). A one-entry table
-    is constants."""
+    is constants. `style` ``"auto"``: synthesis chooses (yosys puts a registered table of
+    256 entries or more into block RAM, whose read without an output register, the only
+    kind yosys infers on ECP5, limits Fmax to about 150 MHz); ``"logic"``: LUTs
+    (``rom_style = "logic"``)."""
 
-    def __init__(self, m, pipe, columns, index, registered, name):
+    def __init__(self, m, pipe, columns, index, registered, name, style="auto"):
         self.shapes = [_shape_of(col) for col in columns]
         widths = [s.width for s in self.shapes]
         depth = len(columns[0])
@@ -61,7 +71,8 @@ class _Rom:
                 word |= (value % (1 << width)) << offset
                 offset += width
             words.append(word)
-        rom = memory.Memory(shape=unsigned(sum(widths)), depth=depth, init=words)
+        rom = memory.Memory(shape=unsigned(sum(widths)), depth=depth, init=words,
+                            attrs={"rom_style": "logic"} if style == "logic" else None)
         m.submodules[name] = rom
         port = rom.read_port(domain="sync" if registered else "comb")
         m.d.comb += port.addr.eq(index)
@@ -121,7 +132,7 @@ class _FunctionUnit(wiring.Component):
         cuts = []
         for cut in self.CUT_POINTS[:self.stages]:
             mul = self._multipliers.get(cut)
-            cuts += [cut] if mul is None else [f"{cut}{k}" for k in range(mul.latency)]
+            cuts += [cut] if mul is None else [f"{cut}_{k}" for k in range(mul.latency)]
         return Pipeline(m, self.i, self.o, cuts)
 
     def _multiply(self, m, pipe, cut, operands, name, **side):
@@ -137,7 +148,7 @@ class _FunctionUnit(wiring.Component):
                                                   fabric_register=True)
         m.d.comb += [mul.a.eq(a), mul.b.eq(b), mul.en.eq(pipe.advance)]
         for k in range(mul.latency):
-            side = pipe.stage(f"{cut}{k}", **side)
+            side = pipe.stage(f"{cut}_{k}", **side)
         return {**side, "product": mul.p}
 
     @property
@@ -210,6 +221,9 @@ class Sigmoid(_FunctionUnit):
         (default, a plain ``*``) or an `hdl.dsp.Multiplier` target (``"ecp5"``,
         ``"ice40"``, ``"fabric"``, ``"lut"``), fully registered: with the ``product`` cut
         selected its three register levels and a fabric register replace that cut.
+    table : str
+        The ROM: ``"auto"`` (default: synthesis chooses; a registered table of 256 or more
+        entries goes to block RAM) or ``"logic"`` (LUTs).
 
     Members
     -------
@@ -230,21 +244,23 @@ class Sigmoid(_FunctionUnit):
                   "segments": protocol.Integer(),
                   "guard_bits": protocol.Integer(),
                   "stages": protocol.Integer(),
-                  "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS)}
+                  "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS),
+                  "table": protocol.Choice("auto", "logic")}
     EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "pwl", "stages": 0},
-                {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "stages": 4,
-                 "multiplier": "ecp5"},
+                {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "stages": 5,
+                 "multiplier": "lut"},
                 {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "stages": 4},
                 {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "lut", "stages": 1},
                 {"in_fmt": "sq5_7", "out_fmt": "uq0_12", "method": "plan", "stages": 2}]
     MAX_INPUT_BITS = 24
 
     def __init__(self, *, in_fmt, out_fmt, method="pwl", segments=None, guard_bits=2,
-                 stages=0, multiplier="inferred"):
+                 stages=0, multiplier="inferred", table="auto"):
         _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
         self.spec = spec = nonlinear.Activation(self.FUNCTION, method, in_fmt, out_fmt,
                                                 segments=segments, guard_bits=guard_bits)
         self.method = spec.method
+        self.table = _check_table(table)
         n, f = spec.in_fmt.bits, spec.in_fmt.frac_bits
         products = {}
         if spec.method == "pwl":
@@ -361,7 +377,7 @@ class Sigmoid(_FunctionUnit):
                         [int(b == 0) for b in spec.slopes]]
         elif spec.method == "pwl":
             columns += [list(spec.slopes)]
-        rom = _Rom(m, pipe, columns, index, registered_table, "coefficients")
+        rom = _Rom(m, pipe, columns, index, registered_table, "coefficients", self.table)
         side = pipe.stage("table", t=t, **v)
         values = rom.values
         base = intcore.wire(m, values.pop(0) << zeros, "base")
@@ -593,6 +609,10 @@ class RSqrt(_FunctionUnit):
         after normalisation (``normalized``), after the final shift (``shifted``), then per
         step k after y² (``square{k}``), after m·y² (``scaled{k}``) and after the step
         (``step{k}``).
+    multiplier : str
+        The Newton steps' products: ``"inferred"`` (default, plain ``*``) or an
+        `hdl.dsp.Multiplier` target, fully registered, replacing each selected product
+        cut.
 
     Members
     -------
@@ -600,7 +620,7 @@ class RSqrt(_FunctionUnit):
     o : Out(stream.Signature(out_fmt.bits))
     spec : golden.nonlinear.RSqrt
     latency : int
-        `stages`.
+        `stages`, plus 3 per multiplier that replaces a cut.
     ops_per_cycle : int
         1.
     """
@@ -610,27 +630,36 @@ class RSqrt(_FunctionUnit):
                   "seed_bits": protocol.Integer(),
                   "steps": protocol.Integer(),
                   "guard_bits": protocol.Integer(),
-                  "stages": protocol.Integer()}
+                  "stages": protocol.Integer(),
+                  "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS)}
     EXAMPLES = [{"in_fmt": "uq8_8", "out_fmt": "uq5_11", "stages": 0},
+                {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "stages": 6, "multiplier": "lut"},
                 {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 9},
                 {"in_fmt": "uq4_12", "out_fmt": "uq7_9", "seed_bits": 6, "stages": 2}]
     MAX_INPUT_BITS = 24
 
-    def __init__(self, *, in_fmt, out_fmt, seed_bits=4, steps=1, guard_bits=4, stages=0):
+    def __init__(self, *, in_fmt, out_fmt, seed_bits=4, steps=1, guard_bits=4, stages=0,
+                 multiplier="inferred"):
         _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
         self.spec = nonlinear.RSqrt(in_fmt, out_fmt, seed_bits=seed_bits, steps=steps,
                                     guard_bits=guard_bits)
         self.CUT_POINTS = ("table", "normalized", "shifted") + tuple(
             f"{name}{k}" for k in range(self.spec.steps)
             for name in ("square", "scaled", "step"))
-        self._ports(stages)
+        G = self.spec.work_bits
+        products = {}
+        for k in range(self.spec.steps):
+            products.update({f"square{k}": (unsigned(G + 1), unsigned(G + 1)),
+                             f"scaled{k}": (unsigned(G + 2), unsigned(G + 1)),
+                             f"step{k}": (unsigned(G + 1), unsigned(G + 2))})
+        self._ports(stages, multiplier, products)
         self.edge_steps = (1 << self.fmt.frac_bits, 1 << max(self.fmt.frac_bits - 2, 0))
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
         n, f, G, sb = spec.in_fmt.bits, spec.in_fmt.frac_bits, spec.work_bits, spec.seed_bits
-        pipe = Pipeline(m, self.i, self.o, self.CUT_POINTS[:self.stages])
+        pipe = self._pipeline(m)
         x = self.i.payload
         zero = intcore.wire(m, x == 0, "zero")
         lz = intcore.leading_zeros(m, x, "lz")
@@ -646,25 +675,27 @@ class RSqrt(_FunctionUnit):
         m.d.comb += e.eq((lead - odd - f) >> 1)
         index = Mux(odd, mant[G + 2 - sb:G + 1], mant[G + 1 - sb:G]) if sb > 1 else Const(0, 0)
         index = Cat(index, odd)
-        v = pipe.stage("normalized", zero=zero, m=mant, e=e, index=index)
+        v = pipe.stage("normalized", zero=zero, mant=mant, e=e, index=index)
         rom = _Rom(m, pipe, [list(spec.seeds)], v["index"],
                    "table" in self.CUT_POINTS[:self.stages], "seeds")
-        v = pipe.stage("table", zero=v["zero"], m=v["m"], e=v["e"])
-        y = rom.values[0]
-        side = v
+        side = pipe.stage("table", zero=v["zero"], mant=v["mant"], e=v["e"])
+        y = Signal(G + 1, name="y0")
+        m.d.comb += y.eq(rom.values[0])
         for k in range(spec.steps):
-            y2 = intcore.wire(m, (y * y) >> G, f"y2_{k}")
-            w = pipe.stage(f"square{k}", y=y, y2=y2, **side)
-            my2 = intcore.wire(m, (w["m"] * w["y2"]) >> G, f"my2_{k}")
-            side = {key: w[key] for key in side}
-            w = pipe.stage(f"scaled{k}", y=w["y"], my2=my2, **side)
-            factor = Signal(signed(G + 3), name=f"factor{k}")
-            m.d.comb += factor.eq((3 << G) - w["my2"])
-            step = Signal(signed(G + 2), name=f"y{k + 1}")
-            m.d.comb += step.eq((w["y"] * factor) >> (G + 1))
-            side = {key: w[key] for key in side}
-            w = pipe.stage(f"step{k}", y=step, **side)
-            y = w.pop("y")
+            # The signals are as wide as the values get: y <= 2^G (Newton's step never
+            # overshoots 1/sqrt(m) <= 1), y2 <= 2^G, my2 <= 2^(G+1) (m·y² <= 2: each seed
+            # is the middle of its cell's range), factor in [2^G, 3·2^G].
+            w = self._multiply(m, pipe, f"square{k}", (y, y), f"square{k}", y=y, **side)
+            y2 = Signal(G + 1, name=f"y2_{k}")
+            m.d.comb += y2.eq(w.pop("product") >> G)
+            w = self._multiply(m, pipe, f"scaled{k}", (w["mant"], y2), f"scaled{k}", **w)
+            my2 = Signal(G + 2, name=f"my2_{k}")
+            m.d.comb += my2.eq(w.pop("product") >> G)
+            factor = Signal(G + 2, name=f"factor{k}")
+            m.d.comb += factor.eq((3 << G) - my2)
+            w = self._multiply(m, pipe, f"step{k}", (w.pop("y"), factor), f"step{k}", **w)
+            y = Signal(G + 1, name=f"y{k + 1}")
+            m.d.comb += y.eq(w.pop("product") >> (G + 1))
             side = w
         # y · 2^-(G + e): shift right by G + e - out.frac (made non-negative by a constant
         # left shift of y first).

@@ -3,14 +3,15 @@
 Every input code for inputs up to 16 bits: sigmoid and SiLU at 8-, 12- and 16-bit formats
 by every method (several segment counts, every cut point used somewhere, the three output
 roundings and the wrapping overflow), exp2 and e^x of order 1 and 2, 1/sqrt with 0 to 3
-Newton steps. Above 16 bits,
+Newton steps; the products on every kind of `hdl.dsp.Multiplier` (MULT18X18D on its
+simulation model) and a table in LUTs. Above 16 bits,
 200,000 random codes plus the edges (`tb.vectors.fixed_edges`: range ends, segment and
 integer boundaries, PLAN's breakpoints).
 """
 
 import pytest
 
-from tb import harness
+from tb import harness, primitives
 
 SIGMOID = [
     ("sq4_4", "uq0_8", "pwl", 16, 0), ("sq4_4", "uq0_8", "pwl", 64, 4),
@@ -56,6 +57,30 @@ RANDOM = [
 ]
 
 
+# The products on an hdl.dsp.Multiplier (MULT18X18D: on its simulation model), and a
+# table forced into LUTs.
+MULTIPLIER = [
+    ("sigmoid", {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "pwl", "segments": 16,
+                 "stages": 5, "multiplier": "ecp5"}),
+    ("sigmoid", {"in_fmt": "sq5_7", "out_fmt": "uq0_12_floor", "method": "pwl",
+                 "segments": 32, "stages": 3, "multiplier": "lut"}),
+    ("sigmoid", {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "lut", "segments": 1024,
+                 "stages": 5, "table": "logic"}),
+    ("silu", {"in_fmt": "sq5_7", "out_fmt": "sq5_7", "method": "hard", "stages": 5,
+              "multiplier": "ecp5"}),
+    ("silu", {"in_fmt": "sq5_11", "out_fmt": "sq5_11", "method": "pwl", "segments": 64,
+              "stages": 2, "multiplier": "fabric"}),
+    ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "base": "e", "order": 2, "segments": 4,
+             "stages": 5, "multiplier": "ecp5"}),
+    ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "order": 1, "segments": 16,
+             "stages": 5, "multiplier": "lut"}),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 9,
+               "multiplier": "ecp5"}),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 1, "stages": 5,
+               "multiplier": "lut"}),
+]
+
+
 def _activation_cases(unit, rows):
     cases = []
     for in_fmt, out_fmt, method, segments, stages in rows:
@@ -72,14 +97,16 @@ CASES = (_activation_cases("sigmoid", SIGMOID) + _activation_cases("silu", SILU)
             for i, o, base, order, segments, stages in EXP]
          + [("rsqrt", {"in_fmt": i, "out_fmt": o, "seed_bits": sb, "steps": steps,
                        "stages": stages}, "exhaustive") for i, o, sb, steps, stages in RSQRT]
-         + [(unit, params, "random:200000") for unit, params in RANDOM])
+         + [(unit, params, "random:200000") for unit, params in RANDOM]
+         + [(unit, params, "exhaustive") for unit, params in MULTIPLIER])
 
 
 @pytest.mark.parametrize("unit,params,mode", CASES,
                          ids=[f"{u}-" + "-".join(str(v) for v in p.values()) + f"-{m[:6]}"
                               for u, p, m in CASES])
 def test_function_unit(unit, params, mode):
-    harness.run_fast(unit, params, mode, what="output")
+    models = primitives.model_sources({params.get("multiplier")})
+    harness.run_fast(unit, params, mode, what="output", extra_sources=models)
 
 
 @pytest.mark.parametrize("unit, params, exc, message", [
@@ -118,6 +145,10 @@ def test_function_unit(unit, params, mode):
      r"stages must be in 0\.\.9, not 10"),
     ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "seed_bits": 0}, ValueError,
      r"seed_bits must be in 1\.\.8, not 0"),
+    ("sigmoid", {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "multiplier": "dsp"}, ValueError,
+     r"multiplier must be one of 'inferred', 'fabric', 'lut', 'ecp5', 'ice40', not 'dsp'"),
+    ("sigmoid", {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "table": "bram"}, ValueError,
+     r"table must be 'auto' or 'logic', not 'bram'"),
     ("sigmoid", {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "guard_bits": 1.5}, TypeError,
      r"guard_bits must be an integer, not 1\.5"),
 ])
