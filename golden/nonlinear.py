@@ -29,8 +29,9 @@ bits F); the unit works on a = |x| and uses the symmetry of the function:
 `Exp` — 2^x or e^x of a non-positive signed fixed-point input (positive inputs are taken
 as 0): x·log2(e) for e^x (an integer product, floored to W fraction bits), split into
 −m + u with u ∈ [0, 1); 2^u by a polynomial of order 1 or 2 on `segments` uniform segments
-of u, the first with its constant fixed at 1 (so 2^-m is exact, and 2^0 = e^0 = 1); then
-shifted right by m and rounded once.
+of u (Horner's rule, each product floored to W fraction bits), the first with its constant
+fixed at 1 (so 2^-m is exact, and 2^0 = e^0 = 1); then shifted right by m and rounded
+once.
 
 `RSqrt` — 1/√x of an unsigned fixed-point input: normalise x to m·4^e with m ∈ [1, 4)
 (a leading-zero count), seed y0 ≈ 1/√m from a table indexed by the top bits of m, `steps`
@@ -191,35 +192,15 @@ def _shift(value, shift):
     return value << shift if shift >= 0 else value >> -shift
 
 
-class _Table:
-    """A piecewise polynomial over a uniform segmentation: the integer evaluation shared by
-    the activations' table methods and the exponential.
-
-    value(j, t) = Σ_i floor(c_i[j] · t^i · 2^shifts[i]), for segment j and offset t (the
-    low bits of the input); the shifts put every term on the value's fraction bits (a
-    negative shift drops bits: floor, an arithmetic shift in hardware).
-    """
-
-    def __init__(self, coefs, shifts):
-        self.coefs = [tuple(map(int, c)) for c in coefs]    # coefs[i][j]
-        self.shifts = tuple(shifts)
-
-    def value(self, index, t):
-        t = np.asarray(t, dtype=np.int64)
-        v = np.zeros(t.shape, dtype=np.int64)
-        for i, (c, shift) in enumerate(zip(self.coefs, self.shifts)):
-            v = v + _shift(np.asarray(c, dtype=np.int64)[index] * t ** i, shift)
-        return v
-
-
 SEARCH_POINTS = 4096     # larger segments: candidates are scored near their extremes
 
 
-def _fit_segment(t, s, f, fracs, shifts, fit, pow2, errors_of, lsb, c0=None):
-    """Integer coefficients (c_0, c_1, …) of one segment of a `_Table`.
+def _fit_segment(t, s, f, fracs, c0_shift, rest_value, fit, pow2, errors_of, lsb, c0=None):
+    """Integer coefficients (c_0, c_1, …) of one segment of a piecewise polynomial whose
+    integer value is ``c_0·2^c0_shift + rest_value([c_1, …])``.
 
     t: the segment's offsets (integers), s: the same as values, f: the target values;
-    fracs: the coefficients' fraction bits; shifts: as `_Table`; ``errors_of(v, keep)``:
+    fracs: the coefficients' fraction bits; ``errors_of(v, keep)``:
     the output errors (after rounding) that the integer values v give at the points
     `keep` (an index array, or None for all); lsb: the output's lsb in units of v.
     ``"lsq"``: least squares, rounded. ``"minimax"``: the minimax line (order 1) or least
@@ -246,25 +227,23 @@ def _fit_segment(t, s, f, fracs, shifts, fit, pow2, errors_of, lsb, c0=None):
     rounded = [int(np.rint(c * 2.0 ** fr)) for c, fr in zip(poly, fracs)]
     if fit == "lsq" and not pow2:
         return rounded
-    frac = fracs[0] + shifts[0]
+    frac = fracs[0] + c0_shift
     target = f * 2.0 ** frac
     best = None
     top = _candidates_pow2(poly[1], 2.0 ** fracs[1]) if pow2 else \
         range(rounded[1] - 2, rounded[1] + 3)
     for c1 in top:
         rest = [c1] + rounded[2:]
-        v_rest = np.zeros(t.shape, dtype=np.int64)
-        for i, c in enumerate(rest, start=1):
-            v_rest += _shift(c * t ** i, shifts[i])
+        v_rest = rest_value(rest)
         r = target - v_rest
-        mid = (r.max() + r.min()) / 2 / 2.0 ** shifts[0]
+        mid = (r.max() + r.min()) / 2 / 2.0 ** c0_shift
         constants = [c0] if c0 is not None else \
             range(int(math.floor(mid)) - 1, int(math.ceil(mid)) + 2)
         for c0_try in constants:
-            v = v_rest + (c0_try << shifts[0])
+            v = v_rest + (c0_try << c0_shift)
             keep = None
             if t.size > SEARCH_POINTS:
-                res = np.abs(r - float(c0_try << shifts[0]))
+                res = np.abs(r - float(c0_try << c0_shift))
                 keep = np.flatnonzero(res >= res.max() - 2 * lsb)
                 v = v[keep]
             err = errors_of(v, keep)
@@ -391,7 +370,6 @@ class Activation:
                                        rounding=out.rounding)
             self.intercepts = tuple(int(v) for v in wide.decode_int(wide.encode(centre)))
             self.slopes = (0,) * (1 << k)
-            self._table = _Table([self.intercepts], self.shifts[:1])
             return
         intercepts, slopes = [], []
         for j in range(1 << k):
@@ -406,13 +384,18 @@ class Activation:
                 pos = _rounded_values(out, v, self.frac)
                 neg = _rounded_values(out, self._negative(v, a), self.frac)
                 return np.concatenate([np.abs(pos - fj), np.abs(neg - f_neg)])
-            c = _fit_segment(t, s, fj, (W, Sb), self.shifts, self.fit,
+            c = _fit_segment(t, s, fj, (W, Sb), self.shifts[0],
+                             lambda rest, t=t: self.linear(0, rest[0], t), self.fit,
                              self.method == "pow2", errors_of,
                              2.0 ** (self.frac - self.out_fmt.frac_bits))
             intercepts.append(c[0])
             slopes.append(c[1])
         self.intercepts, self.slopes = tuple(intercepts), tuple(slopes)
-        self._table = _Table([intercepts, slopes], self.shifts)
+
+    def linear(self, intercept, slope, t):
+        """The table methods' value A·2^(P−W) + floor(B·t / 2^(Sb+F−P)) (any shapes)."""
+        return _shift(np.asarray(intercept, dtype=np.int64), self.shifts[0]) + \
+            _shift(np.asarray(slope, dtype=np.int64) * t, self.shifts[1])
 
     def positive_value(self, a):
         """The integer value (at `frac` fraction bits) for magnitudes a (int64; below
@@ -433,7 +416,9 @@ class Activation:
                 done |= here
             return v << (P - f - 5)
         T = self.offset_bits
-        return self._table.value(a >> T, a & ((1 << T) - 1))
+        index = a >> T
+        return self.linear(np.asarray(self.intercepts)[index], np.asarray(self.slopes)[index],
+                           a & ((1 << T) - 1))
 
     def value(self, codes):
         """(integer values before the final rounding, their fraction bits)."""
@@ -511,7 +496,7 @@ class Exp:
     segment_bits, offset_bits : int
         k and T = U − k.
     frac : int
-        Fraction bits P = W + order·T of the polynomial's value.
+        Fraction bits W of the polynomial's value (`horner`: each product floored).
     coefs : tuple of tuple of int
         ``coefs[i][j]``: coefficient i of segment j, with W − i·k fraction bits.
     """
@@ -545,9 +530,8 @@ class Exp:
             raise ValueError(f"segments={segments} is too many for order={self.order} at "
                              f"{W} coefficient bits (at most 2^{W // self.order})")
         self.offset_bits = T = U - k
-        self.frac = W + self.order * T
+        self.frac = W
         self.coef_frac = tuple(W - i * k for i in range(self.order + 1))
-        self.shifts = tuple((self.order - i) * T for i in range(self.order + 1))
         # Integer part of x (or x·log2e): m up to 2^(int_bits-1) (·1.45); shifts beyond
         # the value's width give 0.
         self.max_shift = math.ceil((1 << (in_fmt.int_bits - 1)) * (LOG2E if base == "e"
@@ -574,13 +558,24 @@ class Exp:
                 fj = fj if keep is None else fj[keep]
                 return np.abs(_rounded_values(self.out_fmt, v, self.frac) - fj)
             # Segment 0 starts at 2^0 = 1 exactly: 2^x is exact at every integer x.
-            c = _fit_segment(t, s, fj, self.coef_frac, self.shifts, "minimax", False,
+            c = _fit_segment(t, s, fj, self.coef_frac, 0,
+                             lambda rest, t=t: self.horner([0] + rest, t), "minimax", False,
                              errors_of, 2.0 ** (self.frac - self.out_fmt.frac_bits),
                              c0=(1 << self.coef_frac[0]) if j == 0 else None)
             for i in range(self.order + 1):
                 coefs[i].append(c[i])
         self.coefs = tuple(tuple(c) for c in coefs)
-        self._table = _Table(coefs, self.shifts)
+
+    def horner(self, coefs, t):
+        """The polynomial on W fraction bits by Horner's rule, each product floored to its
+        sum's grid: c0 + floor(c1·t / 2^T) (order 1); c0 + floor((c1 + floor(c2·t / 2^T))
+        · t / 2^T) (order 2). `coefs` are scalars or arrays (per point)."""
+        T = self.offset_bits
+        c = [np.asarray(ci, dtype=np.int64) for ci in coefs]
+        acc = c[-1]
+        for ci in reversed(c[:-1]):
+            acc = ci + ((acc * t) >> T)
+        return acc
 
     def split(self, codes):
         """(m, u): min(x, 0)(·log2 e) = −m + u·2^-U, m >= 0, 0 <= u < 2^U."""
@@ -594,7 +589,8 @@ class Exp:
     def evaluate(self, codes):
         m, u = self.split(codes)
         T = self.offset_bits
-        v = self._table.value(u >> T, u & ((1 << T) - 1))
+        index = u >> T
+        v = self.horner([np.asarray(c)[index] for c in self.coefs], u & ((1 << T) - 1))
         return _round_out(self.out_fmt, v, self.frac + m)
 
     def reference(self, x):

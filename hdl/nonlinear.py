@@ -32,6 +32,14 @@ def _shape_of(values):
     return unsigned(max(hi.bit_length(), 1))
 
 
+def _floor_bits(value, bits):
+    """``value // 2**bits`` (an arithmetic shift: the low bits dropped)."""
+    if bits <= 0:
+        return value
+    low = value[bits:]
+    return low.as_signed() if value.shape().signed else low
+
+
 def _check_table(table):
     if not isinstance(table, str) or table not in ("auto", "logic"):
         kind = ValueError if isinstance(table, str) else TypeError
@@ -440,8 +448,9 @@ class Exp(_FunctionUnit):
     """2^x or e^x of a non-positive signed fixed-point input (positive inputs give 1),
     bit-exact with ``golden.nonlinear.Exp(in_fmt, out_fmt, base=…, order=…, segments=…,
     guard_bits=…)``: (x·log2 e for e^x, one constant product) = −m + u; 2^u by a
-    polynomial of order 1 or 2 (Horner, exact) on uniform segments of u, coefficients from
-    a ROM; then a right shift by m with the one rounding into `out_fmt`.
+    polynomial of order 1 or 2 (Horner, each product floored) on uniform segments of u,
+    coefficients from a ROM; then a right shift by m with the one rounding into
+    `out_fmt`.
 
     Error against float64 over every input code x <= 0 (recomputed by
     `tests/test_nonlinear_golden.py`):
@@ -450,10 +459,10 @@ class Exp(_FunctionUnit):
     base  order  segments  in_fmt   out_fmt  max       mean
     ====  =====  ========  =======  =======  ========  ========
     2     1      1         sq5_11   uq1_15   4.39e-02  2.03e-03
-    2     1      16        sq5_11   uq1_15   1.27e-04  1.20e-05
-    2     2      4         sq5_11   uq1_15   4.62e-05  8.12e-06
-    e     1      16        sq5_11   uq1_15   1.27e-04  9.39e-06
-    e     2      4         sq5_11   uq1_15   4.61e-05  6.62e-06
+    2     1      16        sq5_11   uq1_15   1.26e-04  1.20e-05
+    2     2      4         sq5_11   uq1_15   5.09e-05  8.12e-06
+    e     1      16        sq5_11   uq1_15   1.27e-04  9.37e-06
+    e     2      4         sq5_11   uq1_15   4.83e-05  6.61e-06
     ====  =====  ========  =======  =======  ========  ========
 
     Parameters
@@ -517,7 +526,8 @@ class Exp(_FunctionUnit):
             top = _shape_of(spec.coefs[-1])
             products["product"] = (top, unsigned(T))
             if spec.order == 2:
-                inner = (Signal(top) * Signal(T) + (Signal(_shape_of(spec.coefs[1])) << T))
+                inner = Signal(_shape_of(spec.coefs[1])) + \
+                    _floor_bits(Signal(top) * Signal(T), T)
                 products["value"] = (inner.shape(), unsigned(T))
         self._ports(stages, multiplier, products)
         # Edges for the random benches: integer boundaries of x, segment boundaries of u.
@@ -548,18 +558,19 @@ class Exp(_FunctionUnit):
                    "coefficients")
         v = pipe.stage("table", t=u[:T], shift=shift)
         t, coefs = v["t"], rom.values
+        # Horner's rule, each product floored to its sum's grid (drop its T low bits).
         if spec.order == 1:
             v = self._multiply(m, pipe, "product", (coefs[1], t), "product", c0=coefs[0],
                                shift=v["shift"])
-            poly = intcore.wire(m, (v["c0"] << T) + v["product"], "poly")
+            poly = intcore.wire(m, v["c0"] + _floor_bits(v["product"], T), "poly")
             v = pipe.stage("value", value=poly, shift=v["shift"])
         else:
             v = self._multiply(m, pipe, "product", (coefs[2], t), "product", c0=coefs[0],
                                c1=coefs[1], t=t, shift=v["shift"])
-            inner = intcore.wire(m, v["product"] + (v["c1"] << T), "inner")
+            inner = intcore.wire(m, v["c1"] + _floor_bits(v["product"], T), "inner")
             v = self._multiply(m, pipe, "value", (inner, v["t"]), "second", c0=v["c0"],
                                shift=v["shift"])
-            poly = intcore.wire(m, v["product"] + (v["c0"] << (2 * T)), "poly")
+            poly = intcore.wire(m, v["c0"] + _floor_bits(v["product"], T), "poly")
             v = {"value": poly, "shift": v["shift"]}
         value = Signal(signed(spec.value_bits), name="value")
         m.d.comb += value.eq(v["value"])

@@ -90,9 +90,12 @@ def exp_reference(spec, code):
     steps = int(u * (1 << spec.u_bits))
     j, t = steps >> spec.offset_bits, steps & ((1 << spec.offset_bits) - 1)
     s = Fraction(t, 1 << spec.u_bits)
-    p = sum(Fraction(spec.coefs[i][j], 1 << spec.coef_frac[i]) * s ** i
-            for i in range(spec.order + 1))
-    return p / (1 << m)
+    # Horner's rule, each product floored to the grid of the coefficient it is added to.
+    acc = Fraction(spec.coefs[spec.order][j], 1 << spec.coef_frac[spec.order])
+    for i in reversed(range(spec.order)):
+        grid = 1 << spec.coef_frac[i]
+        acc = Fraction(spec.coefs[i][j], grid) + Fraction(math.floor(acc * s * grid), grid)
+    return acc / (1 << m)
 
 
 def rsqrt_reference(spec, code):
