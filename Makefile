@@ -10,7 +10,7 @@ UNIT    ?= fpmul
 PARAMS  ?= fmt=bf16
 
 .DEFAULT_GOAL := all
-.PHONY: all help setup main verilog smoke lint test bench synth report sweep studies studies-readme lmul-report mac-report posit-report onnx-digits clean distclean
+.PHONY: all help setup main verilog smoke lint test bench synth report sweep studies studies-readme lmul-report mac-report posit-report nonlinear-report onnx-digits clean distclean
 
 all: setup main ## set up .venv, then run the main job
 
@@ -78,6 +78,11 @@ mac-report: setup ## MAC arrays through the FPGA flow (designs/mac.toml): build/
 posit-report: setup ## posits against floats: the digits accuracy table, then designs/posit.toml through the FPGA flow: build/report-posit/, README
 	$(PY) scripts/posit_digits.py --readme
 	$(PY) scripts/report.py --designs designs/posit.toml --out build/report-posit --readme posit_area --readme-tables $(if $(JOBS),--jobs $(JOBS))
+
+nonlinear-report: setup ## nonlinear function units: error against LUTs and Fmax (designs/nonlinear.toml): build/report-nonlinear/, README
+	$(PY) scripts/nonlinear_error.py
+	$(PY) scripts/report.py --designs designs/nonlinear.toml --out build/report-nonlinear $(if $(JOBS),--jobs $(JOBS))
+	$(PY) scripts/nonlinear_error.py --results build/report-nonlinear/results.json --readme
 
 onnx-digits: setup ## the digits MLP quantized by onnxruntime, run by golden and the RTL MAC array; README table
 	$(PY) scripts/onnx_linear.py --rtl 4x4 --readme

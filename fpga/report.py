@@ -35,9 +35,9 @@ from pathlib import Path
 from . import parse
 from . import studies as study_files
 
-__all__ = ["aggregate", "compare_rows", "write_report", "derived", "table_columns",
-           "row_cells", "params_text", "selector_text", "render_html", "select_rows",
-           "relevant_studies", "md_text", "COLUMNS", "DEFAULT_OUT"]
+__all__ = ["aggregate", "pareto_front", "compare_rows", "write_report", "derived",
+           "table_columns", "row_cells", "params_text", "selector_text", "render_html",
+           "select_rows", "relevant_studies", "md_text", "COLUMNS", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build" / "report"
 
@@ -621,6 +621,18 @@ def accuracy_points(chart, rows):
     return out
 
 
+def pareto_front(points, better="lower"):
+    """The points ``(area, value)`` that no other point beats: none has at most its area
+    and a better value (`better`: ``"lower"`` or ``"higher"``). Sorted by area."""
+    sign = 1 if better == "lower" else -1
+    front, best = [], None
+    for x, y in sorted(set(points), key=lambda p: (p[0], sign * p[1])):
+        if best is None or sign * y < best:
+            front.append((x, y))
+            best = sign * y
+    return front
+
+
 def _accuracy_plot(study, chart, matched, path):
     """Accuracy (or error) against LUT sites: one panel per FPGA family and variant, one
     point per study point and configuration of the hardware that computes it; points of one
@@ -656,6 +668,13 @@ def _accuracy_plot(study, chart, matched, path):
                 xs.append(r["lut4_equiv"])
                 ys.append(value)
             labels.append((mine[0]["lut4_equiv"], value, point["label"]))
+        if chart.get("front") and xs:
+            front = pareto_front(list(zip(xs, ys)), chart.get("better", "lower"))
+            handle, = axes.step([x for x, _ in front], [y for _, y in front], where="post",
+                                color="#444", lw=1.0, ls="--", zorder=2)
+            axes.scatter([x for x, _ in front], [y for _, y in front], s=130,
+                         facecolors="none", edgecolors="#444", lw=1.1, zorder=4)
+            handles.setdefault("Pareto front (fewest LUTs for the error)", handle)
         for label in _merge_labels(labels):
             _add_label(axes, *label)
         _limits(axes, xs, ys, ylog=bool(chart.get("log")))

@@ -13,7 +13,8 @@ A study is a JSON object: ``name``, ``title``, ``paragraphs`` (Markdown), ``tabl
   study only if its design set has one of them (a study without ``about``: every report);
 - ``charts``: accuracy figures to draw against the area of the hardware that computes them,
   each ``{"title", "metric" (axis label), "log" (bool), "better" ("higher" or "lower"),
-  "points": [{"label", "select", "value"}]}``; ``select`` picks report rows as a
+  "front" (bool: mark the Pareto front of each panel), "points": [{"label", "select",
+  "value"}]}``; ``select`` picks report rows as a
   ``[[compare]]`` side does (``{"unit": "lmul", "params": {"fmt": "bf16"}}``; a parameter
   given as null must be absent or null, one left out may have any value).
 """
