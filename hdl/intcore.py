@@ -114,7 +114,7 @@ def add_constant(m, value, constant, width, name):
     return result
 
 
-def shift_right_round(m, value, amount, rounding, name):
+def shift_right_round(m, value, amount, rounding, name, stage=None):
     """``value / 2**amount`` rounded to an integer, and the sticky bit.
 
     Parameters
@@ -128,6 +128,13 @@ def shift_right_round(m, value, amount, rounding, name):
         ``"rne"`` (to nearest, ties to even), ``"floor"`` (toward −inf: the plain
         arithmetic shift) or ``"trunc"`` (toward zero).
 
+    stage : callable or None
+        For a variable `amount`, pipeline registers inside: ``stage(point, **values)``
+        returns `values` registered (as `hdl.pipeline.Pipeline.stage`) and is called at
+        point ``"coarse"`` (after the shift by the amount's upper bits, a multiple of 4)
+        and ``"fine"`` (after the rest of the shift and the rounding decision, before the
+        rounding add). None: all in one cycle.
+
     Returns ``(rounded, sticky)``: `rounded` has the shape of `value` (the rounded value
     always fits: a shift of one or more halves the range); `sticky` is 1 when any bit
     shifted out was set (the result is inexact). The same rounding as golden's
@@ -139,7 +146,7 @@ def shift_right_round(m, value, amount, rounding, name):
     if isinstance(amount, int):
         checks.integer("amount", amount, lo=0)
         amount = Const(min(amount, width + 1), range(width + 2))
-    else:
+    elif (1 << len(amount)) - 1 > width + 1:
         # Beyond width + 1 the result no longer changes: clamp (keeps the shifter small).
         clamped = Signal(range(width + 2), name=f"{name}_amount")
         m.d.comb += clamped.eq(Mux(amount > width + 1, width + 1, amount))
@@ -150,7 +157,14 @@ def shift_right_round(m, value, amount, rounding, name):
     extended = Cat(Const(0, width + 1), value)
     if shape.signed:
         extended = extended.as_signed()
-    shifted = wire(m, extended >> amount, f"{name}_shifted")
+    staged = stage is not None and not isinstance(amount, Const)
+    if staged:
+        # Two steps: nothing is lost in between (the shift never exceeds the zeros below).
+        coarse = wire(m, extended >> Cat(Const(0, 2), amount[2:]), f"{name}_coarse")
+        v = stage("coarse", shifted=coarse, low=amount[:2])
+        shifted = wire(m, v["shifted"] >> v["low"], f"{name}_shifted")
+    else:
+        shifted = wire(m, extended >> amount, f"{name}_shifted")
     floor = shifted[width + 1:]
     if shape.signed:
         floor = floor.as_signed()
@@ -158,10 +172,13 @@ def shift_right_round(m, value, amount, rounding, name):
     sticky = wire(m, dropped != 0, f"{name}_sticky")
     if rounding == "floor":
         up = Const(0, 1)
-    elif rounding == "trunc":
-        up = sticky & (value[-1] if shape.signed else Const(0, 1))
+    elif rounding == "trunc":                  # (the top bit of `shifted`: the sign)
+        up = sticky & (shifted[-1] if shape.signed else Const(0, 1))
     else:
         up = dropped[width] & ((dropped[:width] != 0) | floor[0])
+    if staged:                                 # the rounding add in a cycle of its own
+        v = stage("fine", floor=floor, up=up, sticky=sticky)
+        floor, up, sticky = v["floor"], v["up"], v["sticky"]
     rounded = Signal(shape, name=name)
     m.d.comb += rounded.eq(floor + up)
     return rounded, sticky

@@ -13,7 +13,7 @@ error of each configuration against float64 is `golden.nonlinear.errors`, and
 
 import math
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -478,14 +478,16 @@ class Exp(_FunctionUnit):
     guard_bits : int
         Coefficient bits beyond the output's, 0..8 (default 2).
     stages : int
-        Pipeline registers, 0..5, in this order: the table read (``table``), after the
-        first product (``product``), after x·log2 e and the clamp (``scaled``), after the
-        polynomial (``value``; order 2: after its second product), after the final shift
-        (``shifted``).
+        Pipeline registers, 0..7 (order 2: 0..8), in this order: the table read
+        (``table``), after the first product (``product``), after x·log2 e and the clamp
+        (``scaled``), after the polynomial (``value``; order 2: after its second product),
+        after the final right shift (``fine``: before its rounding add), after the
+        rounding (``shifted``), between the shift's two steps (``coarse``), and for order
+        2 after the last add (``sum``).
     multiplier : str
-        The polynomial's products: ``"inferred"`` (default, plain ``*``) or an
-        `hdl.dsp.Multiplier` target, fully registered, replacing the ``product`` (and for
-        order 2 the ``value``) cut when selected. (x·log2 e stays a constant ``*``.)
+        The products: ``"inferred"`` (default, plain ``*``) or an `hdl.dsp.Multiplier`
+        target, fully registered, replacing the cut after each when selected: ``product``,
+        for order 2 ``value``, and for e^x the x·log2 e product at ``scaled``.
 
     Members
     -------
@@ -498,7 +500,6 @@ class Exp(_FunctionUnit):
         1.
     """
 
-    CUT_POINTS = ("table", "product", "scaled", "value", "shifted")
     PARAMETERS = {"in_fmt": protocol.Format(formats.FixedFormat, example="sq5_11"),
                   "out_fmt": protocol.Format(formats.FixedFormat, example="uq1_15"),
                   "base": protocol.Choice("2", "e"),
@@ -509,9 +510,9 @@ class Exp(_FunctionUnit):
                   "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS)}
     EXAMPLES = [{"in_fmt": "sq4_4", "out_fmt": "uq1_7", "stages": 0},
                 {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "order": 2, "segments": 4,
-                 "stages": 5, "multiplier": "lut"},
+                 "stages": 8, "multiplier": "lut"},
                 {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "base": "e", "order": 2,
-                 "segments": 4, "stages": 5},
+                 "segments": 4, "stages": 6},
                 {"in_fmt": "sq5_7", "out_fmt": "uq1_11", "segments": 8, "stages": 2}]
     MAX_INPUT_BITS = 24
 
@@ -520,6 +521,8 @@ class Exp(_FunctionUnit):
         _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
         self.spec = spec = nonlinear.Exp(in_fmt, out_fmt, base=base, order=order,
                                          segments=segments, guard_bits=guard_bits)
+        self.CUT_POINTS = ("table", "product", "scaled", "value", "fine", "shifted",
+                           "coarse") + (("sum",) if spec.order == 2 else ())
         T = spec.offset_bits
         products = {}
         if T:                                   # (T = 0: the products are of zero width)
@@ -529,6 +532,8 @@ class Exp(_FunctionUnit):
                 inner = Signal(_shape_of(spec.coefs[1])) + \
                     _floor_bits(Signal(top) * Signal(T), T)
                 products["value"] = (inner.shape(), unsigned(T))
+        if spec.base == "e":
+            products["scaled"] = (signed(spec.in_fmt.bits), unsigned(spec.log2e.bit_length()))
         self._ports(stages, multiplier, products)
         # Edges for the random benches: integer boundaries of x, segment boundaries of u.
         self.edge_steps = (1 << self.fmt.frac_bits,
@@ -545,14 +550,21 @@ class Exp(_FunctionUnit):
         clamped = Signal(signed(n), name="clamped")
         m.d.comb += clamped.eq(Mux(x[n - 1], x, 0))
         if spec.base == "e":
-            product = intcore.wire(m, clamped * Const(spec.log2e), "scaled_product")
-            z = intcore.wire(m, product >> (f + spec.log2e_frac - U), "z")
+            v = self._multiply(m, pipe, "scaled", (clamped, Const(spec.log2e)),
+                               "scaled_product")
+            z = intcore.wire(m, v["product"] >> (f + spec.log2e_frac - U), "z")
         else:
-            z = clamped
-        v = pipe.stage("scaled", z=z)
-        z = v["z"]
-        shift = Signal(range(spec.max_shift + 2), name="m")
-        m.d.comb += shift.eq(-(z >> U))
+            z = pipe.stage("scaled", z=clamped)["z"]
+        # The final right shift, m + (P − out.frac) with m = −floor(z / 2^U), clamped
+        # here to value_bits + 1 (where the result stops changing), off the path of the
+        # shifter: one add, ~floor + (drop + 1), beside one compare of the floor.
+        drop, top = P - self.out_fmt.frac_bits, spec.value_bits + 1
+        whole = intcore.wire(m, z >> U, "whole")                       # −m, <= 0
+        large = ~intcore.at_least(m, whole, drop - top, "m_small")     # m > top − drop
+        width = max(len(whole), top.bit_length()) + 1
+        shifted = intcore.add_constant(m, ~whole, drop + 1, width, "m_plus")
+        shift = Signal(range(top + 1), name="amount")
+        m.d.comb += shift.eq(Mux(large, top, shifted))
         u = z[:U]
         rom = _Rom(m, pipe, [list(c) for c in spec.coefs], u[T:], "table" in cuts,
                    "coefficients")
@@ -571,14 +583,11 @@ class Exp(_FunctionUnit):
             v = self._multiply(m, pipe, "value", (inner, v["t"]), "second", c0=v["c0"],
                                shift=v["shift"])
             poly = intcore.wire(m, v["c0"] + _floor_bits(v["product"], T), "poly")
-            v = {"value": poly, "shift": v["shift"]}
+            v = pipe.stage("sum", value=poly, shift=v["shift"])
         value = Signal(signed(spec.value_bits), name="value")
         m.d.comb += value.eq(v["value"])
-        v["value"] = value
-        amount = Signal(range(spec.max_shift + P + 2), name="amount")
-        m.d.comb += amount.eq(v["shift"] + (P - self.out_fmt.frac_bits))
-        rounded, _ = intcore.shift_right_round(m, v["value"], amount, self.out_fmt.rounding,
-                                               "shift")
+        rounded, _ = intcore.shift_right_round(m, value, v["shift"], self.out_fmt.rounding,
+                                               "shift", stage=pipe.stage)
         v = pipe.stage("shifted", rounded=rounded)
         pipe.finish(intcore.fit_fixed(m, v["rounded"], self.out_fmt, "result"))
         return m
@@ -616,10 +625,12 @@ class RSqrt(_FunctionUnit):
     guard_bits : int
         0..8 (default 4).
     stages : int
-        Pipeline registers, 0..3 + 3·steps, in this order: the seed read (``table``),
-        after normalisation (``normalized``), after the final shift (``shifted``), then per
-        step k after y² (``square{k}``), after m·y² (``scaled{k}``) and after the step
-        (``step{k}``).
+        Pipeline registers, 0..7 + 3·steps, in this order: the seed read (``table``),
+        after normalisation (``normalized``), after the final shift's rounding
+        (``shifted``), before that rounding add (``fine``), between the shift's two steps
+        (``coarse``), after the leading-zero count (``counted``), between the two steps of
+        the normalising shift (``prenormalized``), then per step k after y²
+        (``square{k}``), after m·y² (``scaled{k}``) and after the step (``step{k}``).
     multiplier : str
         The Newton steps' products: ``"inferred"`` (default, plain ``*``) or an
         `hdl.dsp.Multiplier` target, fully registered, replacing each selected product
@@ -644,8 +655,8 @@ class RSqrt(_FunctionUnit):
                   "stages": protocol.Integer(),
                   "multiplier": protocol.Choice(*_FunctionUnit.MULTIPLIERS)}
     EXAMPLES = [{"in_fmt": "uq8_8", "out_fmt": "uq5_11", "stages": 0},
-                {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "stages": 6, "multiplier": "lut"},
-                {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 9},
+                {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "stages": 10, "multiplier": "lut"},
+                {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 13},
                 {"in_fmt": "uq4_12", "out_fmt": "uq7_9", "seed_bits": 6, "stages": 2}]
     MAX_INPUT_BITS = 24
 
@@ -654,7 +665,8 @@ class RSqrt(_FunctionUnit):
         _check_input_bits(in_fmt, self.MAX_INPUT_BITS)
         self.spec = nonlinear.RSqrt(in_fmt, out_fmt, seed_bits=seed_bits, steps=steps,
                                     guard_bits=guard_bits)
-        self.CUT_POINTS = ("table", "normalized", "shifted") + tuple(
+        self.CUT_POINTS = ("table", "normalized", "shifted", "fine", "coarse", "counted",
+                           "prenormalized") + tuple(
             f"{name}{k}" for k in range(self.spec.steps)
             for name in ("square", "scaled", "step"))
         G = self.spec.work_bits
@@ -673,23 +685,39 @@ class RSqrt(_FunctionUnit):
         pipe = self._pipeline(m)
         x = self.i.payload
         zero = intcore.wire(m, x == 0, "zero")
-        lz = intcore.leading_zeros(m, x, "lz")
-        x_norm = intcore.wire(m, (x << lz)[:n], "x_norm")          # leading one at n - 1
-        lead = Signal(signed(len(lz) + 2), name="lead")            # bit length - 1
-        m.d.comb += lead.eq(n - 1 - lz)
-        odd = intcore.wire(m, (lead - f)[0], "odd")                 # m in [2, 4)
+        v = pipe.stage("counted", x=x, zero=zero, lz=intcore.leading_zeros(m, x, "lz"))
+        x, lz = v["x"], v["lz"]
+        # x << lz in two steps (by lz's upper bits, then its two low bits), a register
+        # between them (cut point ``prenormalized``).
+        coarse = intcore.wire(m, (x << Cat(Const(0, 2), lz[2:]))[:n], "x_coarse")
+        w = pipe.stage("prenormalized", x=coarse, lz=lz, zero=v["zero"])
+        lz, v = w["lz"], w
+        x_norm = intcore.wire(m, (w["x"] << lz[:2])[:n], "x_norm")  # leading one at n - 1
+        # From the leading zeros alone (a small table, no adders): the leading one's
+        # position lead = n − 1 − lz; odd, when m = x·2^(G − lead + odd) is in [2, 4); and
+        # the final right shift of y by G + e − out.frac, e = (lead − odd − f) / 2, made
+        # non-negative by a constant left shift of y (`lift`).
+        lift = max(0, self.out_fmt.frac_bits - G - (-f - 1) // 2)     # e >= (-f - 1) // 2
+        odds, amounts = [], []
+        for zeros in range(n + 1):                  # (n: x = 0, whose result is a constant)
+            lead = n - 1 - zeros
+            odd_bit = (lead - f) & 1
+            odds.append(odd_bit)
+            amounts.append(max(((lead - odd_bit - f) >> 1) + G + lift - self.out_fmt.frac_bits,
+                               0))
+        odd = intcore.wire(m, Array(Const(o, 1) for o in odds)[lz], "odd")  # m in [2, 4)
+        amount = Signal(range(max(amounts) + 1), name="amount")
+        m.d.comb += amount.eq(Array(Const(a, len(amount)) for a in amounts)[lz])
         doubled = Mux(odd, Cat(Const(0, 1), x_norm), x_norm)        # n + 1 bits
         shift = G - n + 1                                           # m = doubled · 2^shift
         mant = Signal(G + 2, name="m")
         m.d.comb += mant.eq(doubled << shift if shift >= 0 else doubled >> -shift)
-        e = Signal(signed(len(lead) + 1), name="e")
-        m.d.comb += e.eq((lead - odd - f) >> 1)
         index = Mux(odd, mant[G + 2 - sb:G + 1], mant[G + 1 - sb:G]) if sb > 1 else Const(0, 0)
         index = Cat(index, odd)
-        v = pipe.stage("normalized", zero=zero, mant=mant, e=e, index=index)
+        v = pipe.stage("normalized", zero=v["zero"], mant=mant, amount=amount, index=index)
         rom = _Rom(m, pipe, [list(spec.seeds)], v["index"],
                    "table" in self.CUT_POINTS[:self.stages], "seeds")
-        side = pipe.stage("table", zero=v["zero"], mant=v["mant"], e=v["e"])
+        side = pipe.stage("table", zero=v["zero"], mant=v["mant"], amount=v["amount"])
         y = Signal(G + 1, name="y0")
         m.d.comb += y.eq(rom.values[0])
         for k in range(spec.steps):
@@ -708,15 +736,17 @@ class RSqrt(_FunctionUnit):
             y = Signal(G + 1, name=f"y{k + 1}")
             m.d.comb += y.eq(w.pop("product") >> (G + 1))
             side = w
-        # y · 2^-(G + e): shift right by G + e - out.frac (made non-negative by a constant
-        # left shift of y first).
-        lift = max(0, self.out_fmt.frac_bits - G - (-f - 1) // 2)     # e >= (-f - 1) // 2
-        lifted = Signal(signed(len(y) + lift + 1), name="lifted")
+        lifted = Signal(len(y) + lift, name="lifted")
         m.d.comb += lifted.eq(y << lift)
-        amount = Signal(range(G + lift + n + 4), name="amount")
-        m.d.comb += amount.eq(side["e"] + (G + lift - self.out_fmt.frac_bits))
-        rounded, _ = intcore.shift_right_round(m, lifted, amount, self.out_fmt.rounding,
-                                               "shift")
+        carried = {"zero": side["zero"]}
+
+        def stage(point, **values):          # the shift's registers, with `zero` beside
+            out = pipe.stage(point, **values, **carried)
+            carried.update((key, out.pop(key)) for key in list(carried))
+            return out
+        rounded, _ = intcore.shift_right_round(m, lifted, side["amount"],
+                                               self.out_fmt.rounding, "shift", stage=stage)
+        side["zero"] = carried["zero"]
         v = pipe.stage("shifted", rounded=rounded, zero=side["zero"])
         code = intcore.fit_fixed(m, v["rounded"], self.out_fmt, "fitted")
         top = (1 << (self.out_fmt.bits - 1)) - 1 if self.out_fmt.signed else \

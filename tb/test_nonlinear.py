@@ -36,11 +36,12 @@ SILU = [
 EXP = [  # in, out, base, order, segments, stages
     ("sq4_4", "uq1_7", "2", 1, 1, 0), ("sq4_4", "uq1_7", "e", 2, 2, 3),
     ("sq5_7", "uq1_11", "e", 1, 8, 1), ("sq5_7", "uq2_10_floor", "2", 2, 1, 4),
-    ("sq5_11", "uq1_15", "2", 1, 16, 2), ("sq5_11", "uq1_15", "e", 2, 4, 5),
+    ("sq5_11", "uq1_15", "2", 1, 16, 7), ("sq5_11", "uq1_15", "e", 2, 4, 8),
     ("sq5_11", "sq2_14", "e", 1, 1, 3), ("sq6_10", "uq1_15", "2", 2, 8, 1),
 ]
 RSQRT = [  # in, out, seed_bits, steps, stages
-    ("uq8_8", "uq5_11", 4, 0, 1), ("uq8_8", "uq5_11", 4, 1, 6), ("uq8_8", "uq5_11_floor", 3, 2, 9),
+    ("uq8_8", "uq5_11", 4, 0, 7), ("uq8_8", "uq5_11", 4, 1, 10),
+    ("uq8_8", "uq5_11_floor", 3, 2, 13),
     ("uq4_12", "uq7_9", 6, 1, 2), ("uq1_7", "uq4_8_trunc", 2, 3, 4), ("uq6_2", "sq3_8", 1, 1, 0),
 ]
 RANDOM = [
@@ -51,7 +52,7 @@ RANDOM = [
               "stages": 2}),
     ("silu", {"in_fmt": "sq6_18", "out_fmt": "sq6_18", "method": "hard", "stages": 3}),
     ("exp", {"in_fmt": "sq8_16", "out_fmt": "uq1_19", "base": "e", "order": 2,
-             "segments": 16, "stages": 5}),
+             "segments": 16, "stages": 8}),
     ("rsqrt", {"in_fmt": "uq12_12", "out_fmt": "uq7_17", "seed_bits": 5, "steps": 2,
                "stages": 7}),
 ]
@@ -71,10 +72,10 @@ MULTIPLIER = [
     ("silu", {"in_fmt": "sq5_11", "out_fmt": "sq5_11", "method": "pwl", "segments": 64,
               "stages": 2, "multiplier": "fabric"}),
     ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "base": "e", "order": 2, "segments": 4,
-             "stages": 5, "multiplier": "ecp5"}),
+             "stages": 8, "multiplier": "ecp5"}),
     ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "order": 1, "segments": 16,
-             "stages": 5, "multiplier": "lut"}),
-    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 9,
+             "stages": 7, "multiplier": "lut"}),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 13,
                "multiplier": "ecp5"}),
     ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 1, "stages": 5,
                "multiplier": "lut"}),
@@ -134,15 +135,15 @@ def test_function_unit(unit, params, mode):
      r"order must be in 1\.\.2, not 3"),
     ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "order": 2, "segments": 512},
      ValueError, r"segments=512 is too many for order=2 at 17 coefficient bits"),
-    ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "stages": 6}, ValueError,
-     r"stages must be in 0\.\.5, not 6"),
+    ("exp", {"in_fmt": "sq5_11", "out_fmt": "uq1_15", "stages": 8}, ValueError,
+     r"stages must be in 0\.\.7, not 8"),
     ("rsqrt", {"in_fmt": "sq8_8", "out_fmt": "uq5_11"}, ValueError,
      r"in_fmt must be an unsigned \(uq\) FixedFormat, not sq8_8"),
     ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq3_13"}, ValueError,
      r"out_fmt uq3_13 is too narrow for 1/sqrt over uq8_8: the smallest positive input "
      r"gives 16 \(it needs 5 integer bits\)"),
-    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 10}, ValueError,
-     r"stages must be in 0\.\.9, not 10"),
+    ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "steps": 2, "stages": 14}, ValueError,
+     r"stages must be in 0\.\.13, not 14"),
     ("rsqrt", {"in_fmt": "uq8_8", "out_fmt": "uq5_11", "seed_bits": 0}, ValueError,
      r"seed_bits must be in 1\.\.8, not 0"),
     ("sigmoid", {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "multiplier": "dsp"}, ValueError,
