@@ -6,8 +6,8 @@ build/studies/nonlinear.json: one table per family, and one chart per family of 
 against the LUT sites of the runs that compute it, with the Pareto front marked (the report
 of the design set draws it). With --results (the results.json of that report): joins the
 errors with the FPGA rows and prints one table per family (error, LUT sites, DSP, block
-RAM, Fmax for variants dsp and nodsp, ★ on the Pareto front of each variant), then checks
-the front against the 200 MHz target; --readme writes them into README.md (between the
+RAM, Fmax for variants dsp and nodsp; ★ on the Pareto front of each variant, ☆ on the front
+of the designs without block RAM), then checks both fronts against the 200 MHz target; --readme writes them into README.md (between the
 `nonlinear` markers). Progress on stderr.
 
     .venv/bin/python scripts/nonlinear_error.py [--designs designs/nonlinear.toml]
@@ -128,8 +128,15 @@ def _cost(row):
             f"{row['fmax_mhz']:.0f}" if row.get("fmax_mhz") else "—"]
 
 
-def results_tables(errors, rows):
-    """(markdown text, summary lines): one table per family, error and cost per variant."""
+def study_families(errors):
+    """The families in the order of the study's charts (chart n is the report's
+    ``accuracy-nonlinear-<n>.png``)."""
+    return list(dict.fromkeys(family for family, *_ in errors.values()))
+
+
+def results_tables(errors, rows, figures=None):
+    """(markdown text, summary lines): one table per family, error and cost per variant,
+    each followed by its figure from `figures` (family -> image path) if given."""
     by_config = {}            # (family, key, table style) -> {variant: row}
     for row in rows:
         if row.get("status") != "ok" or row["unit"] not in ("sigmoid", "silu", "exp", "rsqrt"):
@@ -144,19 +151,24 @@ def results_tables(errors, rows):
         for variant, row in variants.items():
             fronts.setdefault((family, variant), []).append(
                 ((row["lut4_equiv"], errors[k][3]["max"]), row))
-    on_front = set()
+    on_front, on_lut_front = set(), set()
     summary = []
     for (family, variant), points in fronts.items():
-        front = set(report.pareto_front([p for p, _ in points]))
-        picked = [row for p, row in points if p in front]
-        on_front.update(id(r) for r in picked)
-        slow = [r for r in picked if (r.get("fmax_mhz") or 0) < TARGET_MHZ]
-        summary.append(f"{family}, {variant}: {len(picked)} design"
-                       f"{'' if len(picked) == 1 else 's'} on the front, "
-                       f"{len(picked) - len(slow)} at ≥ {TARGET_MHZ:.0f} MHz"
-                       + (f" (below: " + "; ".join(
-                           f"{label(r['unit'], r['params'])} {r['fmax_mhz']:.0f} MHz"
-                           for r in slow) + ")" if slow else ""))
+        for marks, pool, what in (
+                (on_front, points, "on the front"),
+                (on_lut_front, [(p, r) for p, r in points if not r.get("bram")],
+                 "on the front of the designs without block RAM")):
+            front = set(report.pareto_front([p for p, _ in pool]))
+            picked = [row for p, row in pool if p in front]
+            marks.update(id(r) for r in picked)
+            slow = [r for r in picked if (r.get("fmax_mhz") or 0) < TARGET_MHZ]
+            summary.append(
+                f"{family}, {variant}: {len(picked)} design{'' if len(picked) == 1 else 's'}"
+                f" {what}, {len(picked) - len(slow)} at ≥ {TARGET_MHZ:.0f} MHz"
+                + (" (below: " + "; ".join(
+                    f"{label(r['unit'], r['params'])}"
+                    f"{' (ROM in LUTs)' if r['params'].get('table') == 'logic' else ''}"
+                    f" {r['fmax_mhz']:.0f} MHz" for r in slow) + ")" if slow else ""))
     md = []
     families = list(dict.fromkeys(f for f, _, _ in by_config))
     headers = ["design", "formats", "max error", "mean error"] + [
@@ -174,9 +186,14 @@ def results_tables(errors, rows):
                 cost = _cost(row)
                 if row is not None and id(row) in on_front:
                     cost[0] = "★ " + cost[0]
+                elif row is not None and id(row) in on_lut_front:
+                    cost[0] = "☆ " + cost[0]
                 cells += cost
             lines.append(cells)
         md += [f"#### {family}", "", studies.md_table(headers, lines, "llrr" + "r" * 8), ""]
+        if figures and family in figures:
+            md += [f"![{family}: maximum error against LUT sites, Pareto front dashed]"
+                   f"({figures[family]})", ""]
     return "\n".join(md), summary
 
 
@@ -199,15 +216,22 @@ def main(argv=None):
     if not path.exists():
         raise SystemExit(f"no results file {path}: run `make nonlinear-report` (or "
                          f"scripts/report.py --designs {args.designs}) first")
-    text, summary = results_tables(errors, json.loads(path.read_text()))
+    figures = {}
+    for number, family in enumerate(study_families(errors), 1):
+        plot = path.parent / f"accuracy-{NAME}-{number}.png"
+        if plot.exists():
+            figures[family] = plot.resolve().relative_to(_common.ROOT).as_posix() \
+                if plot.resolve().is_relative_to(_common.ROOT) else plot.as_posix()
+    text, summary = results_tables(errors, json.loads(path.read_text()), figures)
     print(text)
     print("\n".join(summary))
     if args.readme:
         _common.write_readme_section(
             NAME, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}), ECP5-85F, one "
             f"seed; ★: on the Pareto front of its variant (no design with fewer LUT sites "
-            f"has a smaller maximum error). Full report with the plots: `make "
-            f"nonlinear-report`.\n\n" + text + "\n" + "\n".join(f"- {s}" for s in summary))
+            f"has a smaller maximum error); ☆: on the front of the designs without block "
+            f"RAM only. The figures are the report's (build/report-nonlinear/, written by `make "
+            f"nonlinear-report`).\n\n" + text + "\n" + "\n".join(f"- {s}" for s in summary))
     return 0
 
 

@@ -59,6 +59,23 @@ def test_results_tables_join_errors_and_mark_the_front(tmp_path):
     assert "sigmoid, 8-bit, nodsp: 2 designs on the front, 1 at ≥ 200 MHz (below: pwl 190 " \
         "MHz)" in summary
     assert "sigmoid, 8-bit, dsp: 1 design on the front, 1 at ≥ 200 MHz" in summary
+    assert "sigmoid, 8-bit, dsp: 1 design on the front of the designs without block RAM, " \
+        "1 at ≥ 200 MHz" in summary
+
+
+def test_block_ram_designs_have_their_own_front(tmp_path):
+    errors = nonlinear_error.design_errors(_design_set(tmp_path))
+    pwl = {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "pwl", "stages": 5}
+    # pwl in block RAM dominates hard (fewer LUTs, smaller error); without block RAM, hard
+    # is the front.
+    rows = [{**_row("sigmoid", pwl, "nodsp", 40, 150.0), "bram": 1},
+            _row("sigmoid", {**pwl, "method": "hard"}, "nodsp", 150, 210.0)]
+    text, summary = nonlinear_error.results_tables(errors, rows)
+    assert "★ 40" in text and "☆ 150" in text
+    assert "sigmoid, 8-bit, nodsp: 1 design on the front, 0 at ≥ 200 MHz (below: pwl " \
+        "150 MHz)" in summary
+    assert "sigmoid, 8-bit, nodsp: 1 design on the front of the designs without block RAM, " \
+        "1 at ≥ 200 MHz" in summary
 
 
 def test_readme_needs_results():
