@@ -389,10 +389,12 @@ class Sigmoid(_FunctionUnit):
         side = pipe.stage("table", t=t, **v)
         values = rom.values
         base = intcore.wire(m, values.pop(0) << zeros, "base")
-        other = intcore.wire(m, values.pop(0) << zeros, "other_base") \
-            if self.FUNCTION == "sigmoid" else self._other_base(m, base, side["a"])
         t = side["t"]
-        side = {"base": base, "other": other, "a": side["a"], "negative": side["negative"]}
+        side = {"base": base, "a": side["a"], "negative": side["negative"]}
+        if self.FUNCTION == "sigmoid":
+            side["other"] = intcore.wire(m, values.pop(0) << zeros, "other_base")
+        elif spec.method != "lut":         # (lut: after the product cut, which has no add)
+            side["other"] = self._other_base(m, base, side["a"])
         if spec.method == "pwl":
             v = self._multiply(m, pipe, "product", (values[0], t), "product", **side)
         else:
