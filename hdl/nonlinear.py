@@ -4,9 +4,10 @@ Each unit is built from a `golden.nonlinear` spec (the same parameters make the 
 spec) and reads its coefficients and widths from it, so the hardware and the model cannot
 disagree; every unit is bit-exact with ``spec.evaluate``. One input code per cycle on a
 valid/ready stream, one output code per input, in order; `stages` registers are placed at
-the unit's cut points (`hdl.pipeline.Pipeline`), and `latency` equals `stages`. A table
-(ROM) is read combinationally when its cut point is not selected, and through a registered
-read port (a block-RAM candidate) when it is. The benches are tb/test_nonlinear.py; the
+the unit's cut points (`hdl.pipeline.Pipeline`), and `latency` equals `stages` (plus 3
+for each product on a fully registered `hdl.dsp.Multiplier`, the `multiplier`
+parameter). A table (ROM) is read combinationally when its cut point is not selected, and
+through a registered read port (a block-RAM candidate) when it is. The benches are tb/test_nonlinear.py; the
 error of each configuration against float64 is `golden.nonlinear.errors`, and
 `make nonlinear-report` measures error against area and Fmax.
 """
@@ -60,10 +61,12 @@ class _Rom:
     """A table of one or more integer columns, indexed by `index`: a `memory.Memory` read
     through a comb port, or a sync port enabled by the pipeline's `advance` when the
     unit registers its ``table`` cut point (the read is that register). A one-entry table
-    is constants. `style` ``"auto"``: synthesis chooses (yosys puts a registered table of
-    256 entries or more into block RAM, whose read without an output register, the only
-    kind yosys infers on ECP5, limits Fmax to about 150 MHz); ``"logic"``: LUTs
-    (``rom_style = "logic"``)."""
+    is constants. `style` ``"auto"``: LUTs below BLOCK_RAM_DEPTH entries, else synthesis
+    chooses (yosys puts a registered table of that size into block RAM, whose read
+    without an output register, the only kind yosys infers on ECP5, limits Fmax to about
+    150 MHz); ``"logic"``: LUTs at any size (``rom_style = "logic"``)."""
+
+    BLOCK_RAM_DEPTH = 256
 
     def __init__(self, m, pipe, columns, index, registered, name, style="auto"):
         self.shapes = [_shape_of(col) for col in columns]
@@ -79,8 +82,9 @@ class _Rom:
                 word |= (value % (1 << width)) << offset
                 offset += width
             words.append(word)
+        logic = style == "logic" or depth < self.BLOCK_RAM_DEPTH
         rom = memory.Memory(shape=unsigned(sum(widths)), depth=depth, init=words,
-                            attrs={"rom_style": "logic"} if style == "logic" else None)
+                            attrs={"rom_style": "logic"} if logic else None)
         m.submodules[name] = rom
         port = rom.read_port(domain="sync" if registered else "comb")
         m.d.comb += port.addr.eq(index)
@@ -230,8 +234,8 @@ class Sigmoid(_FunctionUnit):
         ``"ice40"``, ``"fabric"``, ``"lut"``), fully registered: with the ``product`` cut
         selected its three register levels and a fabric register replace that cut.
     table : str
-        The ROM: ``"auto"`` (default: synthesis chooses; a registered table of 256 or more
-        entries goes to block RAM) or ``"logic"`` (LUTs).
+        The ROM: ``"auto"`` (default: LUTs below 256 entries, else synthesis chooses; a
+        registered table of 256 or more entries goes to block RAM) or ``"logic"`` (LUTs).
 
     Members
     -------
@@ -276,12 +280,16 @@ class Sigmoid(_FunctionUnit):
         elif spec.method == "hard" and self.FUNCTION == "silu":
             products["product"] = (unsigned(n), unsigned(f + 3))
         self._ports(stages, multiplier, products)
-        f = self.spec.in_fmt.frac_bits
-        # Input codes at the edges for the random benches: segment boundaries, integer
-        # boundaries and PLAN's breakpoints, hard sigmoid's ±2.
-        self.edge_steps = tuple(sorted({1 << f, 1 << max(f - 3, 0), 1 << (f + 1)} |
-                                       ({1 << spec_T} if (spec_T := self.spec.offset_bits)
-                                        is not None else set())))
+        # The rounding's bias is folded into the bases (rne, floor; None: trunc), so the
+        # value's add is the last carry chain before the shift.
+        self._bias = intcore.rounding_bias(spec.frac - spec.out_fmt.frac_bits,
+                                           spec.out_fmt.rounding)
+        # Input codes at the edges for the random benches: integer boundaries, PLAN's
+        # breakpoints (multiples of 1/8), hard sigmoid's ±2, segment boundaries.
+        steps = {1 << f, 1 << max(f - 3, 0), 1 << (f + 1)}
+        if spec.offset_bits is not None:
+            steps.add(1 << spec.offset_bits)
+        self.edge_steps = tuple(sorted(steps))
 
     def elaborate(self, platform):
         m = Module()
@@ -298,9 +306,6 @@ class Sigmoid(_FunctionUnit):
             m.d.comb += clamped.eq(Mux(a[n - 1], (1 << (n - 1)) - 1, a[:n - 1]))
             a = clamped
         v = pipe.stage("magnitude", a=a, negative=negative)
-        # The rounding's bias is folded into the bases (rne, floor), so the value's add is
-        # the last carry chain before the shift.
-        self._bias = intcore.rounding_bias(P - self.out_fmt.frac_bits, self.out_fmt.rounding)
         v = self._positive(m, pipe, v, "table" in cuts)
         # value(a) = base + product; value(−a) = other_base ∓ product, with other_base
         # computed beside the product (each side one carry chain after the product).

@@ -20,7 +20,8 @@ and each unit object has
   ending with ``last`` gives `outputs` output beats; default (1, 1)), and
   ``bench_items(count, rng, lone=False)`` (well-formed random input payloads for the
   generic bench, for a unit whose input fields are not free bits; None: random bits do);
-- ``golden``: ``(function, kwargs)`` such that ``function(a, b, **kwargs)`` gives the
+- ``golden``: ``(function, kwargs)`` such that ``function(a, b, **kwargs)`` (a
+  one-operand unit, whose input payload is one code: ``function(x, **kwargs)``) gives the
   unit's output codes from its operand codes: benches and reports call it instead of
   re-mapping the unit's parameters by hand.
 
