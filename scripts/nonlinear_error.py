@@ -80,7 +80,9 @@ def design_errors(design_set):
         if k in out:
             continue
         start = time.monotonic()
-        spec = unit_class(unit)(**_resolved(unit, params)).spec
+        built = unit_class(unit)(**_resolved(unit, params))
+        built._MustUse__silence = True              # built for its spec, never elaborated
+        spec = built.spec
         errors = nonlinear.errors(spec)
         out[k] = (families[k], unit, params, errors)
         log(f"[{index}/{len(todo)}] {unit} {label(unit, params)} ({formats_text(params)}): "
