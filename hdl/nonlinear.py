@@ -155,9 +155,9 @@ class _FunctionUnit(wiring.Component):
         mul = self._multipliers.get(cut)
         if mul is None:
             return pipe.stage(cut, product=intcore.wire(m, a * b, name), **side)
-        mul = m.submodules[name] = dsp.Multiplier(mul.a_shape, mul.b_shape,
-                                                  target=self.multiplier, pipeline=3,
-                                                  fabric_register=True)
+        mul = m.submodules[f"{name}_multiplier"] = dsp.Multiplier(
+            mul.a_shape, mul.b_shape, target=self.multiplier, pipeline=3,
+            fabric_register=True)
         m.d.comb += [mul.a.eq(a), mul.b.eq(b), mul.en.eq(pipe.advance)]
         for k in range(mul.latency):
             side = pipe.stage(f"{cut}_{k}", **side)
@@ -275,7 +275,7 @@ class Sigmoid(_FunctionUnit):
         self.table = _check_table(table)
         n, f = spec.in_fmt.bits, spec.in_fmt.frac_bits
         products = {}
-        if spec.method == "pwl":
+        if spec.method == "pwl" and spec.offset_bits:    # (T = 0: the product is zero)
             products["product"] = (_shape_of(spec.slopes), unsigned(spec.offset_bits))
         elif spec.method == "hard" and self.FUNCTION == "silu":
             products["product"] = (unsigned(n), unsigned(f + 3))
@@ -391,10 +391,10 @@ class Sigmoid(_FunctionUnit):
         elif spec.method == "pwl":
             columns += [list(spec.slopes)]
         rom = _Rom(m, pipe, columns, index, registered_table, "coefficients", self.table)
-        side = pipe.stage("table", t=t, **v)
+        side = pipe.stage("table", **({"t": t} if T else {}), **v)   # (no zero-width reg)
         values = rom.values
         base = intcore.wire(m, values.pop(0) << zeros, "base")
-        t = side["t"]
+        t = side["t"] if T else Const(0, 1)
         side = {"base": base, "a": side["a"], "negative": side["negative"]}
         if self.FUNCTION == "sigmoid":
             side["other"] = intcore.wire(m, values.pop(0) << zeros, "other_base")
@@ -575,8 +575,8 @@ class Exp(_FunctionUnit):
         u = z[:U]
         rom = _Rom(m, pipe, [list(c) for c in spec.coefs], u[T:], "table" in cuts,
                    "coefficients")
-        v = pipe.stage("table", t=u[:T], shift=shift)
-        t, coefs = v["t"], rom.values
+        v = pipe.stage("table", **({"t": u[:T]} if T else {}), shift=shift)
+        t, coefs = v.get("t", Const(0, 1)), rom.values
         # Horner's rule, each product floored to its sum's grid (drop its T low bits).
         if spec.order == 1:
             v = self._multiply(m, pipe, "product", (coefs[1], t), "product", c0=coefs[0],
@@ -712,6 +712,8 @@ class RSqrt(_FunctionUnit):
             odds.append(odd_bit)
             amounts.append(max(((lead - odd_bit - f) >> 1) + G + lift - self.out_fmt.frac_bits,
                                0))
+        pad = (1 << len(lz)) - len(odds)            # every value of lz has an entry
+        odds, amounts = odds + [0] * pad, amounts + [0] * pad
         odd = intcore.wire(m, Array(Const(o, 1) for o in odds)[lz], "odd")  # m in [2, 4)
         amount = Signal(range(max(amounts) + 1), name="amount")
         m.d.comb += amount.eq(Array(Const(a, len(amount)) for a in amounts)[lz])

@@ -67,6 +67,8 @@ MULTIPLIER = [
                  "segments": 32, "stages": 3, "multiplier": "lut"}),
     ("sigmoid", {"in_fmt": "sq5_11", "out_fmt": "uq0_16", "method": "lut", "segments": 1024,
                  "stages": 5, "table": "logic"}),
+    ("sigmoid", {"in_fmt": "sq4_4", "out_fmt": "uq0_8", "method": "pwl", "segments": 128,
+                 "stages": 5, "multiplier": "lut"}),                 # one code per segment
     ("silu", {"in_fmt": "sq5_7", "out_fmt": "sq5_7", "method": "hard", "stages": 5,
               "multiplier": "ecp5"}),
     ("silu", {"in_fmt": "sq5_11", "out_fmt": "sq5_11", "method": "pwl", "segments": 64,
