@@ -614,18 +614,18 @@ class RSqrt:
         Output format; it must hold 1/√(smallest positive input) = 2^(F/2) (x = 0 gives its
         largest code).
     seed_bits : int
-        The seed table is indexed by the top `seed_bits` bits of m ∈ [1, 4) below its
-        leading one (2^seed_bits entries ... 1..8).
+        1..8: the seed table has 2^seed_bits entries, half for m ∈ [1, 2) and half for
+        [2, 4), indexed by which half and m's next seed_bits − 1 bits.
     steps : int
         Newton steps, 0..3.
     guard_bits : int
-        Working fraction bits beyond the output's, 0..8: y has G = out_fmt.frac_bits +
-        guard_bits... (see `work_bits`).
+        Working fraction bits beyond the output's, 0..8 (`work_bits`).
 
     Attributes
     ----------
     work_bits : int
-        Fraction bits G of y, of m (below its point) and of every product, each floored.
+        Fraction bits G = max(out_fmt.frac_bits + guard_bits, seed_bits + 2) of y, of m
+        and of every product (each floored).
     seeds : tuple of int
         The seed table, y0 on G fraction bits.
     """
