@@ -229,8 +229,9 @@ def main(argv=None):
     print("\n".join(summary))
     if args.readme:
         _common.write_readme_section(
-            NAME, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}), ECP5-85F, one "
-            f"seed; ★: on the Pareto front of its variant (no design with fewer LUT sites "
+            NAME, f"From `{args.designs}` ({time.strftime('%Y-%m-%d')}), ECP5-85F; MHz is "
+            f"the median over the placement seeds each design runs with (see the design "
+            f"set); ★: on the Pareto front of its variant (no design with fewer LUT sites "
             f"has a smaller maximum error); ☆: on the front of the designs without block "
             f"RAM only. The figures are the report's (build/report-nonlinear/, written by `make "
             f"nonlinear-report`).\n\n" + text + "\n" + "\n".join(f"- {s}" for s in summary))
