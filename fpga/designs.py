@@ -188,14 +188,19 @@ def _check_instance(unit, params, where):
         raise DesignError(f"{where}: {exc}") from None
 
 
+def _check_keys(raw, allowed, where):
+    """DesignError naming the keys of table `raw` that are not in `allowed`."""
+    unknown = set(raw) - allowed
+    if unknown:
+        raise DesignError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
+                          f"{', '.join(sorted(allowed))}")
+
+
 def _selector(raw, where):
     if not isinstance(raw, dict):
         raise DesignError(f"{where}: must be a table such as {{ variant = \"dsp\" }}, "
                           f"not {raw!r}")
-    unknown = set(raw) - _SELECTOR_KEYS
-    if unknown:
-        raise DesignError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
-                          f"{', '.join(sorted(_SELECTOR_KEYS))}")
+    _check_keys(raw, _SELECTOR_KEYS, where)
     if "params" in raw and not isinstance(raw["params"], dict):
         raise DesignError(f"{where}: params must be a table")
     return dict(raw)
@@ -204,10 +209,7 @@ def _selector(raw, where):
 def _compare(raw, where):
     if not isinstance(raw, dict):
         raise DesignError(f"{where}: must be a table")
-    unknown = set(raw) - _COMPARE_KEYS
-    if unknown:
-        raise DesignError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
-                          f"{', '.join(sorted(_COMPARE_KEYS))}")
+    _check_keys(raw, _COMPARE_KEYS, where)
     for side in ("a", "b"):
         if side not in raw:
             raise DesignError(f"{where}: needs selectors 'a' and 'b'")
@@ -236,10 +238,7 @@ def _compare(raw, where):
 def _reference(raw, where):
     if not isinstance(raw, dict):
         raise DesignError(f"{where}: must be a table")
-    unknown = set(raw) - _REFERENCE_KEYS
-    if unknown:
-        raise DesignError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
-                          f"{', '.join(sorted(_REFERENCE_KEYS))}")
+    _check_keys(raw, _REFERENCE_KEYS, where)
     for key in ("name", "family", "source", "target", "variant"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise DesignError(f"{where}: needs {key} = \"<text>\"")
@@ -303,10 +302,7 @@ def parse(data, path="<design set>"):
         where = f"{path}: design {index}"
         if not isinstance(raw, dict):
             raise DesignError(f"{where}: must be a table")
-        unknown = set(raw) - _DESIGN_KEYS
-        if unknown:
-            raise DesignError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
-                              f"{', '.join(sorted(_DESIGN_KEYS))}")
+        _check_keys(raw, _DESIGN_KEYS, where)
         unit = raw.get("unit")
         if not isinstance(unit, str):
             raise DesignError(f"{where}: needs unit = \"<name>\"")

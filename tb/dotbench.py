@@ -38,10 +38,7 @@ def operand_beats(fmt, lanes, mode, rng):
     """(a, b): code arrays of shape (beats, lanes)."""
     kind, _, count = mode.partition(":")
     if kind == "exhaustive":
-        pa, pb = vectors.exhaustive_pairs(fmt.bits)
-        order = [rng.permutation(pa.size) for _ in range(lanes)]
-        a = np.stack([pa[o] for o in order], axis=1)
-        b = np.stack([pb[o] for o in order], axis=1)
+        a, b = vectors.exhaustive_lanes(fmt.bits, lanes, rng)
         extra = 2000
         ra = _random_codes(fmt, extra * lanes, rng, special_rate=0).reshape(extra, lanes)
         rb = _random_codes(fmt, extra * lanes, rng, special_rate=0).reshape(extra, lanes)

@@ -107,10 +107,7 @@ def dot_operands(fmt, lanes, mode, rng, longest):
     does not reproduce."""
     kind, _, count = mode.partition(":")
     if kind == "exhaustive":
-        pa, pb = vectors.exhaustive_pairs(fmt.n)
-        order = [rng.permutation(pa.size) for _ in range(lanes)]
-        a = np.stack([pa[o] for o in order], axis=1)
-        b = np.stack([pb[o] for o in order], axis=1)
+        a, b = vectors.exhaustive_lanes(fmt.n, lanes, rng)
         return a, b, dotbench.vector_lengths(a.shape[0], rng, longest)
     beats = int(count)
     if kind == "random":

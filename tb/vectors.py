@@ -6,7 +6,7 @@ function units. Codes are NumPy uint64 arrays.
 
 import numpy as np
 
-__all__ = ["exhaustive_pairs", "float_directed", "random_float_pairs", "posit_directed",
+__all__ = ["exhaustive_pairs", "exhaustive_lanes", "float_directed", "random_float_pairs", "posit_directed",
            "random_posit_pairs", "operand_pairs", "fixed_edges", "input_codes"]
 
 
@@ -16,6 +16,15 @@ def exhaustive_pairs(bits):
         raise ValueError(f"bits must be at most 10 for an exhaustive run, not {bits}")
     codes = np.arange(1 << bits, dtype=np.uint64)
     return np.repeat(codes, codes.size), np.tile(codes, codes.size)
+
+
+def exhaustive_lanes(bits, lanes, rng):
+    """Every (a, b) pair of `bits`-bit codes through each of `lanes` lanes, in a different
+    random order per lane: two arrays of shape (4^bits, lanes)."""
+    pa, pb = exhaustive_pairs(bits)
+    order = [rng.permutation(pa.size) for _ in range(lanes)]
+    return (np.stack([pa[o] for o in order], axis=1),
+            np.stack([pb[o] for o in order], axis=1))
 
 
 def float_directed(fmt):
